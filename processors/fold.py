@@ -1,0 +1,342 @@
+"""The per-partition fold: `PartitionFold.apply(event) -> outputs`.
+
+One `PartitionFold` owns one `PartitionState` and nothing else: no clock, no
+randomness, no I/O. Time is event time: stream time is the largest event time seen
+in the partition and never goes back; timers whose deadline it passes fire, in
+deadline order, *before* the event that moved it is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from processors import attribution, healing, runs
+from processors.config import FoldConfig
+from processors.dedup import seen_before
+from processors.stagnation import score_window
+from processors.state import ExecState, PartitionMeta, PartitionState, RunState, WindowAcc
+from processors.timers import ACK, IDLE, RETRY, TTL, WINDOW, cancel_timer, pop_due, set_timer
+from schemas.events import (
+    ActionCompleted,
+    ActionStarted,
+    Decision,
+    Event,
+    HealingAttempt,
+    Metric,
+    Observation,
+    Outcome,
+    Problem,
+    RunEnded,
+    RunStarted,
+    Step,
+    Tick,
+)
+from schemas.outputs import STAGNATION, OutputRecord, SignalScores, StagnationRecord
+from schemas.timefmt import format_ms
+
+Out = list[OutputRecord]
+Handler = Callable[["PartitionFold", ExecState, Event, WindowAcc | None, Out], None]
+_HANDLERS: dict[type, Handler] = {}
+
+
+def _handles(event_type: type) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[event_type] = fn
+        return fn
+
+    return register
+
+
+class PartitionFold:
+    """Folds the events of one partition, in log order, into outputs."""
+
+    __slots__ = ("_grace", "_idle", "_window", "cfg", "state")
+
+    def __init__(self, cfg: FoldConfig, partition: int = 0, state: PartitionState | None = None):
+        self.cfg = cfg
+        self.state = state if state is not None else PartitionState(PartitionMeta(partition))
+        self._window = cfg.window_ms
+        self._grace = cfg.grace_ms
+        self._idle = cfg.run_inactivity_s * 1000
+
+    # ─── entry point ───────────────────────────────────────────────────────────────
+
+    def apply(self, ev: Event) -> Out:
+        out: Out = []
+        ps = self.state
+        meta = ps.meta
+        t = ev.time
+        if t > meta.stream_ms:
+            self._advance(t, out)
+        if type(ev) is Tick:
+            _count(meta.stats, "ticks")
+            return out
+        subject: str = ev.subject  # type: ignore[assignment]  # only a Tick has none
+        ex = ps.execs.get(subject)
+        if ex is None:
+            closed = meta.closed.get(subject)
+            if closed is not None:
+                duplicate = ev.seq is not None and ev.seq <= closed[1]
+                _count(meta.stats, "duplicates" if duplicate else "after_close")
+                return out
+            ex = ExecState(subject, RunState(agent_id=ev.source, started_ms=t), last_event_ms=t)
+            ps.execs[subject] = ex
+        if seen_before(ex, ev, self.cfg):
+            _count(meta.stats, "duplicates")
+            return out
+        _count(meta.stats, "events")
+        ps.touched.add(subject)
+        acc = None if type(ev) is HealingAttempt else self._activity(ex, t)
+        _HANDLERS[type(ev)](self, ex, ev, acc, out)
+        self._maybe_release(ex)
+        return out
+
+    def drain_touched(self) -> set[str]:
+        """Executions changed since the last call (a missing one was released)."""
+        touched = self.state.touched
+        self.state.touched = set()
+        return touched
+
+    # ─── time ──────────────────────────────────────────────────────────────────────
+
+    def _advance(self, now: int, out: Out) -> None:
+        ps = self.state
+        ps.meta.stream_ms = now
+        for deadline, ex, timer_id in pop_due(ps, now):
+            ps.touched.add(ex.execution_id)
+            self._fire(ex, timer_id, deadline, out)
+            self._maybe_release(ex)
+
+    def _fire(self, ex: ExecState, timer_id: str, now: int, out: Out) -> None:
+        cfg = self.cfg
+        if timer_id.startswith(WINDOW):
+            self._close_window(ex, int(timer_id[len(WINDOW) :]), now, out)
+        elif timer_id.startswith(ACK):
+            healing.on_ack_due(ex, timer_id[len(ACK) :])
+        elif timer_id.startswith(RETRY):
+            plan = healing.on_retry_due(self.state, ex, timer_id[len(RETRY) :], now, cfg)
+            if plan is not None:
+                out.append(plan)
+        elif timer_id.startswith(TTL):
+            action_id = timer_id[len(TTL) :]
+            out.append(
+                attribution.close_action(
+                    self.state,
+                    ex,
+                    action_id,
+                    dict(attribution.TIMEOUT_OUTCOME),
+                    "timeout",
+                    now,
+                    cfg,
+                )
+            )
+        elif timer_id == IDLE:
+            self._check_idle(ex, now, out)
+
+    def _check_idle(self, ex: ExecState, now: int, out: Out) -> None:
+        if not ex.run.is_open:
+            return
+        due = ex.last_event_ms + self._idle
+        if due > now:
+            set_timer(self.state, ex, IDLE, due)
+            return
+        out.append(runs.on_inactive(ex, now))
+        healing.stop_all(self.state, ex)
+
+    def _activity(self, ex: ExecState, t: int) -> WindowAcc | None:
+        """Note agent activity at event time t; return the open window it counts in."""
+        run = ex.run
+        if t > ex.last_event_ms:
+            ex.last_event_ms = t
+        if run.is_open and IDLE not in ex.timers:
+            set_timer(self.state, ex, IDLE, ex.last_event_ms + self._idle)
+        start = t - t % self._window
+        acc = ex.windows.get(start)
+        if acc is None:
+            if start < ex.closed_through:
+                ex.late_pending += 1
+                run.late_events += 1
+                _count(self.state.meta.stats, "late_events")
+                return None
+            if not run.is_open:
+                return None
+            if len(ex.windows) >= self.cfg.max_open_windows:
+                runs.ignore(run, "too_far_ahead")
+                return None
+            acc = self._open_window(ex, start)
+        acc.events += 1
+        return acc
+
+    def _open_window(self, ex: ExecState, start: int) -> WindowAcc:
+        acc = WindowAcc(start)
+        ex.windows[start] = acc
+        set_timer(self.state, ex, f"{WINDOW}{start}", start + self._window + self._grace)
+        return acc
+
+    def _close_window(self, ex: ExecState, start: int, now: int, out: Out) -> None:
+        acc = ex.windows.pop(start)
+        end = start + self._window
+        if end > ex.closed_through:
+            ex.closed_through = end
+        sc = score_window(acc, self.cfg)
+        late, ex.late_pending = ex.late_pending, 0
+        value = StagnationRecord(
+            id=f"stag:{ex.execution_id}:{start}",
+            execution_id=ex.execution_id,
+            window_start=format_ms(start),
+            window_end=format_ms(end),
+            score=sc.score,
+            signal=sc.signal,
+            signals=SignalScores(
+                metric_ratio=sc.metric_ratio,
+                silence=sc.silence,
+                failure_streak=sc.failure_streak,
+                repetition=sc.repetition,
+            ),
+            sample_count=sc.sample_count,
+            event_count=acc.events,
+            late_events=late,
+        )
+        out.append(OutputRecord(STAGNATION, ex.execution_id, value))
+        if not ex.run.is_open:
+            return
+        plan = healing.plan_for_window(self.state, ex, sc.score, start, end, now, self.cfg)
+        if plan is not None:
+            out.append(plan)
+        if end not in ex.windows:
+            # The next window exists while the run is open, events or not: silence counts.
+            self._open_window(ex, end)
+
+    # ─── lifetime ──────────────────────────────────────────────────────────────────
+
+    def _maybe_release(self, ex: ExecState) -> None:
+        """Delete an execution once its run is over and nothing is pending for it."""
+        if ex.run.is_open or ex.timers or ex.actions:
+            return
+        ps = self.state
+        meta = ps.meta
+        del ps.execs[ex.execution_id]
+        closed = meta.closed
+        closed[ex.execution_id] = (meta.stream_ms, ex.max_seq)
+        horizon = meta.stream_ms - self.cfg.closed_retention_s * 1000
+        while closed and (
+            len(closed) > self.cfg.closed_cap or next(iter(closed.values()))[0] < horizon
+        ):
+            del closed[next(iter(closed))]
+
+
+def _count(stats: dict[str, int], name: str) -> None:
+    stats[name] = stats.get(name, 0) + 1
+
+
+# ─── event handlers, one per type ───────────────────────────────────────────────────
+
+
+@_handles(RunStarted)
+def _run_started(
+    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+) -> None:
+    assert isinstance(ev, RunStarted)
+    record = runs.on_run_started(ex, ev, f.cfg)
+    if record is not None:
+        out.append(record)
+
+
+@_handles(Decision)
+def _decision(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, Decision)
+    runs.on_decision(ex, ev, f.cfg)
+
+
+@_handles(Outcome)
+def _outcome(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, Outcome)
+    runs.on_outcome(ex, ev, acc, f.cfg)
+
+
+@_handles(Problem)
+def _problem(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, Problem)
+    runs.on_problem(ex, ev, f.cfg)
+
+
+@_handles(RunEnded)
+def _run_ended(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, RunEnded)
+    record = runs.on_run_ended(ex, ev, f.cfg)
+    if record is not None:
+        cancel_timer(f.state, ex, IDLE)
+        healing.stop_all(f.state, ex)
+        out.append(record)
+
+
+@_handles(Metric)
+def _metric(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, Metric)
+    if acc is None:
+        return
+    name = ev.data.name
+    if name == f.cfg.progress_metric:
+        acc.progress.add(ev.time, ev.data.value)
+    elif name == f.cfg.exposure_metric:
+        acc.exposure.add(ev.time, ev.data.value)
+
+
+@_handles(ActionStarted)
+def _action_started(
+    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+) -> None:
+    assert isinstance(ev, ActionStarted)
+    ps = f.state
+    if ev.data.action_id not in ps.open_actions:
+        while len(ps.open_actions) >= f.cfg.max_open_actions:
+            owner = attribution.evict_oldest(ps, f.cfg, out)
+            if owner is not ex:
+                f._maybe_release(owner)
+    reason = attribution.on_action_started(ps, ex, ev, f.cfg)
+    if reason is not None:
+        runs.ignore(ex.run, reason)
+
+
+@_handles(Step)
+def _step(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
+    assert isinstance(ev, Step)
+    reason = attribution.on_step(ex, ev, f.cfg)
+    if reason is not None:
+        runs.ignore(ex.run, reason)
+
+
+@_handles(Observation)
+def _observation(
+    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+) -> None:
+    assert isinstance(ev, Observation)
+    reason = attribution.on_observation(ex, ev, f.cfg)
+    if reason is not None:
+        runs.ignore(ex.run, reason)
+
+
+@_handles(ActionCompleted)
+def _action_completed(
+    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+) -> None:
+    assert isinstance(ev, ActionCompleted)
+    action_id = ev.data.action_id
+    if action_id not in ex.actions:
+        runs.ignore(ex.run, "completion_unknown_action")
+        return
+    out.append(
+        attribution.close_action(
+            f.state, ex, action_id, dict(ev.data.outcome), "completed", ev.time, f.cfg
+        )
+    )
+
+
+@_handles(HealingAttempt)
+def _healing_attempt(
+    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+) -> None:
+    assert isinstance(ev, HealingAttempt)
+    reason = healing.on_attempt(f.state, ex, ev, f.cfg)
+    if reason is not None:
+        runs.ignore(ex.run, reason)

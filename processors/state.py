@@ -1,0 +1,187 @@
+"""Fold state: one `ExecState` per execution, one `PartitionState` per partition.
+
+Plain slotted dataclasses because they sit on the hot path; every collection in them
+has a cap from `FoldConfig`, so state never grows with the length of the log. All
+times are integer epoch milliseconds of *event* time.
+
+A partition's state is (a) the execution states, which a live worker keeps in a
+changelog-backed table keyed by execution_id, and (b) `PartitionMeta`, a few small
+fields kept under one key per partition. The timer heap and the open-action index are
+derived data, rebuilt from (a) by `PartitionState.reindex` after a restore.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+NO_TIME = -(2**62)  # stream time before the first event; below any real event time
+RUNNING = "running"
+
+
+@dataclass(slots=True)
+class Sample:
+    """First and last value of one metric in one window, by event time (ties: log order)."""
+
+    n: int = 0
+    first_t: int = 0
+    first_v: float = 0.0
+    last_t: int = 0
+    last_v: float = 0.0
+
+    def add(self, t: int, v: float) -> None:
+        if self.n == 0 or t < self.first_t:
+            self.first_t, self.first_v = t, v
+        if self.n == 0 or t >= self.last_t:
+            self.last_t, self.last_v = t, v
+        self.n += 1
+
+
+@dataclass(slots=True)
+class WindowAcc:
+    """What one execution did in one open tumbling window."""
+
+    start: int
+    events: int = 0
+    progress: Sample = field(default_factory=Sample)
+    exposure: Sample = field(default_factory=Sample)
+    max_streak: int = 0
+    repeats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HealRec:
+    """History of one idempotency key (seed 000's ActionRecord, in event time)."""
+
+    key: str
+    action_type: str
+    tier: str
+    status: str  # running | success | failed | skipped | expired
+    attempts: int
+    initiated_ms: int
+    reported: int = 0
+    error_code: str | None = None
+    score: float = 0.0
+    window_start: int = 0
+    window_end: int = 0
+
+
+@dataclass(slots=True)
+class OpenAction:
+    """An action between action_started and its close (seed 001's AgentAction, bounded)."""
+
+    action_id: str
+    action_type: str
+    agent_id: str
+    goal_id: str | None
+    parent_action_id: str | None
+    expected_outcome: dict[str, Any]
+    acceptance_criteria: list[str]
+    started_ms: int
+    confidences: list[float] = field(default_factory=list)
+    steps: list[tuple[str, str, float]] = field(default_factory=list)  # last N summaries
+    observations: list[dict[str, Any]] = field(default_factory=list)  # last N
+    n_steps: int = 0
+    n_obs: int = 0
+
+
+@dataclass(slots=True)
+class RunState:
+    """hive's Run, reduced to counters and bounded lists."""
+
+    agent_id: str
+    started_ms: int
+    status: str = RUNNING
+    started_seen: bool = False
+    goal_id: str = ""
+    goal_description: str = ""
+    stream_id: str = ""
+    input_data: dict[str, Any] = field(default_factory=dict)
+    output_data: dict[str, Any] = field(default_factory=dict)
+    completed_ms: int | None = None
+    narrative: str = ""
+    total_decisions: int = 0
+    successful: int = 0
+    failed: int = 0
+    tokens: int = 0
+    latency_ms: int = 0
+    nodes: list[str] = field(default_factory=list)
+    # decision_id -> (index, node_id, intent, chosen_option_id), oldest first
+    pending: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    # first few (index, intent) of decisions that failed or lost their pending slot
+    unsuccessful: list[tuple[int, str]] = field(default_factory=list)
+    streak: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
+    critical: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    critical_count: int = 0
+    warning_count: int = 0
+    late_events: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RUNNING
+
+
+@dataclass(slots=True)
+class ExecState:
+    """Everything the fold keeps for one execution."""
+
+    execution_id: str
+    run: RunState
+    last_event_ms: int
+    windows: dict[int, WindowAcc] = field(default_factory=dict)
+    closed_through: int = NO_TIME  # windows starting before this have emitted
+    late_pending: int = 0  # late events not yet reported on a window
+    healing: dict[str, HealRec] = field(default_factory=dict)
+    actions: dict[str, OpenAction] = field(default_factory=dict)
+    timers: dict[str, int] = field(default_factory=dict)  # timer id -> deadline
+    max_seq: int = 0
+    missing: list[int] = field(default_factory=list)  # seqs skipped below max_seq
+    seq_overflow: int = 0  # skipped seqs beyond the gap cap (never waited for)
+    seen_ids: dict[str, None] = field(default_factory=dict)  # recent source+id, FIFO
+
+
+@dataclass(slots=True)
+class PartitionMeta:
+    """Partition-wide fields that are not derivable from the executions."""
+
+    partition: int
+    stream_ms: int = NO_TIME
+    closed: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (ms, max_seq)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PartitionState:
+    meta: PartitionMeta
+    execs: dict[str, ExecState] = field(default_factory=dict)
+    heap: list[tuple[int, str, str]] = field(default_factory=list)
+    stale: int = 0
+    open_actions: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (ms, exec)
+    touched: set[str] = field(default_factory=set)
+
+    def rebuild_heap(self) -> None:
+        self.heap = [
+            (deadline, ex.execution_id, tid)
+            for ex in self.execs.values()
+            for tid, deadline in ex.timers.items()
+        ]
+        heapq.heapify(self.heap)
+        self.stale = 0
+
+    def reindex(self) -> None:
+        """Rebuild the timer heap and open-action index from the execution states.
+
+        The heap order is a total order on (deadline, execution_id, timer_id), so the
+        rebuilt heap fires timers in exactly the order the original would have.
+        """
+        self.rebuild_heap()
+        self.open_actions = {
+            aid: (action.started_ms, ex.execution_id)
+            for ex in self.execs.values()
+            for aid, action in ex.actions.items()
+        }

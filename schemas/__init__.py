@@ -1,0 +1,1 @@
+"""Wire models, codec and JSON Schemas. No Kafka, no processors."""

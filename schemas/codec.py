@@ -1,0 +1,218 @@
+"""Bytes ⇄ events and outputs. The only place that parses or renders JSON.
+
+Decoding never raises on bad input: it returns the valid events and a `Rejected` per
+bad one, so that a batch's valid neighbours are still processed (DESIGN §8). Old
+schema versions are upcast here, never in processors.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from schemas.errors import DecodeError, RejectReason
+from schemas.events import MODELS_BY_TYPE, SCHEMA_VERSION, TYPE_PREFIX, Event, Tick
+from schemas.outputs import DEADLETTER, DeadLetter, Origin, OutputRecord
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+DEADLETTER_ORIGINAL_CAP = 64 * 1024  # keeps dead letters under Kafka's default 1 MB
+
+# (kind, from_version) -> function turning that version's JSON object into the next one.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One input that cannot be folded, with everything the dead letter needs."""
+
+    reason: RejectReason
+    error: str
+    raw: bytes
+    index: int | None = None
+    subject: str | None = None
+
+
+@dataclass(slots=True)
+class Decoded:
+    events: list[Event] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - 5
+    if more > 0:
+        parts.append(f"(+{more} more)")
+    return "; ".join(parts)
+
+
+def _upcast(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    version = obj.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DecodeError("schema_violation", "schema_version: must be an integer")
+    if version > SCHEMA_VERSION:
+        raise DecodeError(
+            "schema_violation",
+            f"schema_version {version} is newer than this agentfold reads ({SCHEMA_VERSION});"
+            " upgrade agentfold",
+        )
+    while version < SCHEMA_VERSION:
+        step = UPCASTERS.get((kind, version))
+        if step is None:
+            raise DecodeError(
+                "schema_violation", f"no upcaster for {kind} schema_version {version}"
+            )
+        obj = step(obj)
+        version += 1
+        obj["schema_version"] = version
+    return obj
+
+
+def decode_event(obj: object) -> Event:
+    """Validate one already-parsed JSON value as an event, or raise DecodeError."""
+    if not isinstance(obj, dict):
+        raise DecodeError("schema_violation", f"an event must be a JSON object, not {_kind(obj)}")
+    type_ = obj.get("type")
+    if not isinstance(type_, str):
+        raise DecodeError("schema_violation", "type: missing or not a string")
+    model = MODELS_BY_TYPE.get(type_)
+    if model is None:
+        known = ", ".join(sorted(MODELS_BY_TYPE))
+        raise DecodeError("unknown_type", f"type {type_!r} is not one of: {known}")
+    obj = _upcast(obj, type_[len(TYPE_PREFIX) :])
+    try:
+        return model.model_validate(obj)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise DecodeError("schema_violation", _validation_message(exc)) from None
+
+
+def _kind(obj: object) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number"}.get(
+        type(obj), type(obj).__name__
+    )
+
+
+NO_KEY_CHECK = object()
+
+
+def decode_message(
+    raw: bytes, key: bytes | object | None = NO_KEY_CHECK, max_bytes: int = MAX_MESSAGE_BYTES
+) -> Decoded:
+    """Decode one message value: an event, or a JSON array of events of one execution.
+
+    With `key` given (live input) every non-tick event's subject must equal the key.
+    """
+    out = Decoded()
+    if len(raw) > max_bytes:
+        out.rejected.append(
+            Rejected("oversize", f"message is {len(raw)} bytes; the limit is {max_bytes}", raw)
+        )
+        return out
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        out.rejected.append(Rejected("invalid_json", str(exc), raw))
+        return out
+    if isinstance(parsed, list):
+        if not parsed:
+            out.rejected.append(Rejected("schema_violation", "empty batch array", raw))
+            return out
+        items: list[tuple[int | None, object]] = list(enumerate(parsed))
+    else:
+        items = [(None, parsed)]
+    check_key = key is not NO_KEY_CHECK
+    key_text = _key_text(key) if check_key else None
+    batch_subject: str | None = None
+    for index, item in items:
+        item_raw = raw if index is None else orjson.dumps(item)
+        subject = item.get("subject") if isinstance(item, dict) else None
+        subject = subject if isinstance(subject, str) else None
+        try:
+            event = decode_event(item)
+            if not isinstance(event, Tick):
+                _check_subject(event.subject, key_text, check_key, batch_subject)
+                batch_subject = batch_subject or event.subject
+        except DecodeError as exc:
+            out.rejected.append(Rejected(exc.reason, exc.message, item_raw, index, subject))
+            continue
+        out.events.append(event)
+    return out
+
+
+def _key_text(key: object) -> str | None:
+    if key is None:
+        return None
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    return str(key)
+
+
+def _check_subject(
+    subject: str, key_text: str | None, check_key: bool, batch_subject: str | None
+) -> None:
+    if check_key:
+        if key_text is None:
+            raise DecodeError(
+                "key_mismatch", f"message has no key; it must be the subject {subject!r}"
+            )
+        if key_text != subject:
+            raise DecodeError(
+                "key_mismatch", f"message key {key_text!r} differs from subject {subject!r}"
+            )
+    if batch_subject is not None and subject != batch_subject:
+        raise DecodeError(
+            "key_mismatch",
+            f"a batch holds one execution; subject {subject!r} differs from {batch_subject!r}",
+        )
+
+
+# ─── encoding ───────────────────────────────────────────────────────────────────────
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace: the same value always gives the same bytes."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def model_json(model: BaseModel) -> bytes:
+    return canonical_json(model.model_dump(mode="json"))
+
+
+def encode_event(event: Event) -> bytes:
+    return canonical_json(event.model_dump(mode="json", exclude_none=True))
+
+
+def encode_output(record: OutputRecord) -> bytes:
+    return model_json(record.value)
+
+
+def dead_letter(rejected: Rejected, origin: Origin, key: str | None) -> OutputRecord:
+    """The dead-letter record for a rejected input; its id is derived from its origin."""
+    if origin.topic is not None:
+        where = f"{origin.topic}/{origin.partition}/{origin.offset}"
+    else:
+        where = f"{origin.file}:{origin.line}"
+    if rejected.index is not None:
+        where += f"#{rejected.index}"
+        origin = origin.model_copy(update={"index": rejected.index})
+    kept = rejected.raw[:DEADLETTER_ORIGINAL_CAP]
+    value = DeadLetter(
+        id=f"dl:{where}",
+        reason=rejected.reason,
+        error=rejected.error,
+        key=key if key is not None else rejected.subject,
+        original=base64.b64encode(kept).decode("ascii"),
+        original_size=len(rejected.raw),
+        original_truncated=len(kept) < len(rejected.raw),
+        origin=origin,
+    )
+    return OutputRecord(DEADLETTER, value.key, value)

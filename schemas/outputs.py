@@ -1,0 +1,215 @@
+"""Models of everything agentfold writes (DESIGN §3, §6), and the output record type.
+
+Processors build these models; `schemas.codec.encode_output` serialises them
+canonically (sorted keys, no whitespace) so the same log gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import RunStatus
+
+JsonDict = dict[str, Any]
+
+# Logical topic names; the streams layer prefixes them (default "agentfold").
+RUNS = "runs"
+STAGNATION = "stagnation"
+HEALING = "healing"
+ATTRIBUTION = "attribution"
+DEADLETTER = "deadletter"
+TELEMETRY = "telemetry"
+OUTPUT_TOPICS: tuple[str, ...] = (RUNS, STAGNATION, HEALING, ATTRIBUTION, DEADLETTER)
+
+# "none": no signal fired in the window (score 0): no metric samples, not silent, no
+# failures, no repetition.
+Signal = Literal["metric_ratio", "silence", "failure_streak", "repetition", "none"]
+Tier = Literal["tier_1", "tier_2", "tier_3"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OutputRecord(NamedTuple):
+    """One record for an output topic: logical topic name, message key, value model."""
+
+    topic: str
+    key: str | None
+    value: BaseModel
+
+
+# ─── runs ───────────────────────────────────────────────────────────────────────────
+
+
+class RunMetrics(_Out):
+    total_decisions: int
+    successful_decisions: int
+    failed_decisions: int
+    total_tokens: int
+    total_latency_ms: int
+    nodes_executed: list[str]
+    success_rate: float
+
+
+class ProblemRecord(_Out):
+    id: str
+    severity: str
+    description: str
+    decision_id: str | None
+    root_cause: str | None
+    suggested_fix: str | None
+    time: str
+
+
+class RunRecord(_Out):
+    """A run snapshot (hive's Run, bounded): emitted on start, end and timeout."""
+
+    id: str
+    execution_id: str
+    agent_id: str
+    goal_id: str
+    goal_description: str
+    stream_id: str
+    input_data: JsonDict
+    output_data: JsonDict
+    status: RunStatus
+    started_at: str
+    completed_at: str | None
+    duration_ms: int
+    metrics: RunMetrics
+    problems: list[ProblemRecord] = Field(description="the most recent problems (bounded)")
+    problem_count: int
+    narrative: str
+    seq_gaps: int = Field(description="sequence numbers skipped and not (yet) seen")
+    late_events: int = Field(description="events that arrived after their window closed")
+    ignored: dict[str, int] = Field(description="valid events that could not apply, by reason")
+
+
+# ─── stagnation ─────────────────────────────────────────────────────────────────────
+
+
+class SignalScores(_Out):
+    metric_ratio: float | None
+    silence: float
+    failure_streak: float
+    repetition: float
+
+
+class StagnationRecord(_Out):
+    """The one final score of an execution for one tumbling window."""
+
+    id: str
+    execution_id: str
+    window_start: str
+    window_end: str
+    score: float
+    signal: Signal
+    signals: SignalScores
+    sample_count: int
+    event_count: int
+    late_events: int
+
+
+# ─── healing ────────────────────────────────────────────────────────────────────────
+
+
+class HealingRecord(_Out):
+    """A planned healing action, or a plan that was suppressed, with the reason."""
+
+    id: str
+    execution_id: str
+    status: Literal["planned", "suppressed"]
+    reason: str
+    idempotency_key: str
+    tier: Tier
+    action_type: str
+    stagnation_score: float
+    attempt: int
+    window_start: str
+    window_end: str
+    planned_at: str
+    ack_deadline: str | None
+
+
+# ─── attribution ────────────────────────────────────────────────────────────────────
+
+
+class StepSummary(_Out):
+    index: int
+    desc: str
+    decision: str
+    confidence: float
+    credit: float
+
+
+class ObservationRecord(_Out):
+    time: str
+    observation_type: str
+    data: JsonDict
+    source: str
+    confidence: float
+
+
+class AttributionChain(_Out):
+    """Credit assignment over an action's steps (seed 001), with its working shown."""
+
+    id: str
+    execution_id: str
+    action_id: str
+    parent_action_id: str | None
+    agent_id: str
+    action_type: str
+    goal_id: str | None
+    expected_outcome: JsonDict
+    acceptance_criteria: list[str]
+    started_at: str
+    completed_at: str
+    duration_seconds: float
+    step_count: int
+    observation_count: int
+    outcome: JsonDict
+    closed_by: Literal["completed", "timeout", "evicted"]
+    success_score: float
+    step_credits: list[float] = Field(description="credit per step, by global step index")
+    raw_weights: list[float]
+    normalizer: float
+    steps_summary: list[StepSummary]
+    observations: list[ObservationRecord]
+    summary: str
+
+
+# ─── dead letters ───────────────────────────────────────────────────────────────────
+
+
+class Origin(_Out):
+    """Where a rejected input came from: Kafka coordinates, or a file line."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+    index: int | None = Field(default=None, description="position inside a JSON array batch")
+
+
+class DeadLetter(_Out):
+    id: str
+    reason: Literal["invalid_json", "schema_violation", "unknown_type", "oversize", "key_mismatch"]
+    error: str
+    key: str | None
+    original: str = Field(description="base64 of the original bytes (capped, see truncated)")
+    original_size: int
+    original_truncated: bool
+    origin: Origin
+
+
+OUTPUT_MODELS: dict[str, type[BaseModel]] = {
+    RUNS: RunRecord,
+    STAGNATION: StagnationRecord,
+    HEALING: HealingRecord,
+    ATTRIBUTION: AttributionChain,
+    DEADLETTER: DeadLetter,
+}

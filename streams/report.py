@@ -1,0 +1,113 @@
+"""A short, readable report of fold outputs, per execution (what `make demo` prints)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from schemas.outputs import (
+    ATTRIBUTION,
+    DEADLETTER,
+    HEALING,
+    RUNS,
+    STAGNATION,
+    AttributionChain,
+    DeadLetter,
+    HealingRecord,
+    OutputRecord,
+    RunRecord,
+    StagnationRecord,
+)
+
+
+@dataclass
+class ExecutionView:
+    run: RunRecord | None = None
+    windows: list[StagnationRecord] = field(default_factory=list)
+    healing: list[HealingRecord] = field(default_factory=list)
+    chains: list[AttributionChain] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    executions: dict[str, ExecutionView] = field(default_factory=lambda: defaultdict(ExecutionView))
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def add(self, record: OutputRecord) -> None:
+        v: Any = record.value
+        if record.topic == DEADLETTER:
+            self.dead_letters.append(v)
+            return
+        view = self.executions[v.execution_id]
+        if record.topic == RUNS:
+            view.run = v
+        elif record.topic == STAGNATION:
+            view.windows.append(v)
+        elif record.topic == HEALING:
+            view.healing.append(v)
+        elif record.topic == ATTRIBUTION:
+            view.chains.append(v)
+
+
+def build_report(records: Iterable[OutputRecord]) -> Report:
+    report = Report()
+    for record in records:
+        report.add(record)
+    return report
+
+
+def _hhmm(ts: str) -> str:
+    return ts[11:16]
+
+
+def _duration(ms: int) -> str:
+    minutes = ms // 60000
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{ms / 1000:.0f}s"
+
+
+def print_report(report: Report, out: TextIO) -> None:
+    w = out.write
+    for exec_id in sorted(report.executions):
+        view = report.executions[exec_id]
+        run = view.run
+        if run is not None:
+            m = run.metrics
+            status = run.status.value
+            if run.completed_at:
+                status += f" after {_duration(run.duration_ms)}"
+            w(f"\n▸ {exec_id}  [{run.agent_id}]  {status}\n")
+            w(
+                f"  decisions {m.total_decisions} (ok {m.successful_decisions}, "
+                f"failed {m.failed_decisions}), problems {run.problem_count}"
+                f"{', late events ' + str(run.late_events) if run.late_events else ''}\n"
+            )
+            if run.narrative:
+                w(f"  narrative: {run.narrative}\n")
+        else:
+            w(f"\n▸ {exec_id}\n")
+        if view.windows:
+            cells = [f"{_hhmm(s.window_start)} {s.score:.2f} {s.signal}" for s in view.windows[:8]]
+            more = f" … +{len(view.windows) - 8}" if len(view.windows) > 8 else ""
+            w(f"  windows: {' | '.join(cells)}{more}\n")
+        for h in view.healing:
+            verb = "PLAN" if h.status == "planned" else "skip"
+            w(
+                f"  healing {verb} {h.action_type:<9} {h.tier} score {h.stagnation_score:.2f}"
+                f" attempt {h.attempt} at {_hhmm(h.planned_at)} ({h.reason})\n"
+            )
+        for c in view.chains:
+            credits = ", ".join(f"{x:.3f}" for x in c.step_credits[-4:])
+            w(
+                f"  chain {c.action_id} {c.action_type}: {c.closed_by}, steps {c.step_count},"
+                f" observations {c.observation_count}, success {c.success_score:.2f}"
+                f"{', last credits ' + credits if credits else ''}\n"
+            )
+    if report.dead_letters:
+        reasons = Counter(d.reason for d in report.dead_letters)
+        listing = ", ".join(f"{r} ×{n}" for r, n in sorted(reasons.items()))
+        w(f"\ndead letters: {len(report.dead_letters)} ({listing})\n")
+        for d in report.dead_letters:
+            where = f"line {d.origin.line}" if d.origin.line is not None else d.id
+            w(f"  {where}: {d.reason}: {d.error[:90]}\n")
