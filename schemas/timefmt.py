@@ -19,7 +19,7 @@ def parse_rfc3339_ms(text: str) -> int:
     """
     if not isinstance(text, str):
         raise ValueError("time must be an RFC 3339 string such as 2026-11-22T10:00:00Z")
-    if len(text) < 20 or text[10] not in "Tt ":
+    if len(text) < 19 or text[10] not in "Tt ":
         raise ValueError(f"time {text!r} is not RFC 3339 (expected 2026-11-22T10:00:00Z)")
     try:
         parsed = datetime.fromisoformat(text)
