@@ -13,13 +13,7 @@ from processors.config import FoldConfig
 from processors.state import ExecState, OpenAction, PartitionState
 from processors.timers import TTL, cancel_timer, set_timer
 from schemas.events import ActionStarted, Observation, Step
-from schemas.outputs import (
-    ATTRIBUTION,
-    AttributionChain,
-    ObservationRecord,
-    OutputRecord,
-    StepSummary,
-)
+from schemas.outputs import ATTRIBUTION, JsonDict, OutputRecord
 from schemas.timefmt import format_ms
 
 TIMEOUT_OUTCOME = {"status": "timeout"}
@@ -37,7 +31,10 @@ def credits(confidences: list[float], decay: float = 0.9) -> tuple[list[float], 
     n = len(confidences)
     if n == 0:
         return [], [], 0.0
-    raw = [decay ** (n - 1 - i) * (0.5 + 0.5 * clamp01(c)) for i, c in enumerate(confidences)]
+    raw = [
+        decay ** (n - 1 - i) * (0.5 + 0.5 * max(0.0, min(1.0, c)))
+        for i, c in enumerate(confidences)
+    ]
     total = sum(raw)
     if total <= 0:
         return [1.0 / n] * n, raw, total
@@ -138,7 +135,7 @@ def on_observation(ex: ExecState, ev: Observation, cfg: FoldConfig) -> str | Non
         return "observation_cap_reached"
     action.observations.append(
         {
-            "time": format_ms(ev.time),
+            "time": ev.time,  # formatted when the chain is built: off the hot path
             "observation_type": data.observation_type[: cfg.label_max],
             "data": truncate_values(data.data, cfg),
             "source": data.source[: cfg.label_max],
@@ -176,18 +173,19 @@ def build_chain(
     closed_by: str,
     now: int,
     cfg: FoldConfig,
-) -> AttributionChain:
+) -> JsonDict:
+    """The chain as the `AttributionChain` contract, as plain JSON-ready data."""
     step_credits, raw, total = credits(action.confidences, cfg.credit_decay)
     score = success_score(action.expected_outcome, outcome)
     first_global = action.n_steps - len(action.steps)
     summaries = [
-        StepSummary(
-            index=first_global + j,
-            desc=desc,
-            decision=decision,
-            confidence=confidence,
-            credit=step_credits[first_global + j],
-        )
+        {
+            "index": first_global + j,
+            "desc": desc,
+            "decision": decision,
+            "confidence": confidence,
+            "credit": step_credits[first_global + j],
+        }
         for j, (desc, decision, confidence) in enumerate(action.steps)
     ]
     summary = (
@@ -196,28 +194,28 @@ def build_chain(
         f"steps={action.n_steps}, observations={action.n_obs}, "
         f"success={round(score, 2)})"
     )
-    return AttributionChain(
-        id=f"attr:{action.action_id}",
-        execution_id=ex.execution_id,
-        action_id=action.action_id,
-        parent_action_id=action.parent_action_id,
-        agent_id=action.agent_id,
-        action_type=action.action_type,
-        goal_id=action.goal_id,
-        expected_outcome=action.expected_outcome,
-        acceptance_criteria=action.acceptance_criteria,
-        started_at=format_ms(action.started_ms),
-        completed_at=format_ms(now),
-        duration_seconds=round(max(0, now - action.started_ms) / 1000, 2),
-        step_count=action.n_steps,
-        observation_count=action.n_obs,
-        outcome=outcome,
-        closed_by=closed_by,
-        success_score=score,
-        step_credits=step_credits,
-        raw_weights=raw,
-        normalizer=total,
-        steps_summary=summaries,
-        observations=[ObservationRecord(**o) for o in action.observations],
-        summary=summary,
-    )
+    return {
+        "id": f"attr:{action.action_id}",
+        "execution_id": ex.execution_id,
+        "action_id": action.action_id,
+        "parent_action_id": action.parent_action_id,
+        "agent_id": action.agent_id,
+        "action_type": action.action_type,
+        "goal_id": action.goal_id,
+        "expected_outcome": action.expected_outcome,
+        "acceptance_criteria": action.acceptance_criteria,
+        "started_at": format_ms(action.started_ms),
+        "completed_at": format_ms(now),
+        "duration_seconds": round(max(0, now - action.started_ms) / 1000, 2),
+        "step_count": action.n_steps,
+        "observation_count": action.n_obs,
+        "outcome": outcome,
+        "closed_by": closed_by,
+        "success_score": score,
+        "step_credits": step_credits,
+        "raw_weights": raw,
+        "normalizer": total,
+        "steps_summary": summaries,
+        "observations": [{**o, "time": format_ms(o["time"])} for o in action.observations],
+        "summary": summary,
+    }

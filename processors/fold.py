@@ -9,12 +9,20 @@ deadline order, *before* the event that moved it is applied.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from processors import attribution, healing, runs
 from processors.config import FoldConfig
 from processors.dedup import seen_before
 from processors.stagnation import score_window
-from processors.state import ExecState, PartitionMeta, PartitionState, RunState, WindowAcc
+from processors.state import (
+    RUNNING,
+    ExecState,
+    PartitionMeta,
+    PartitionState,
+    RunState,
+    WindowAcc,
+)
 from processors.timers import ACK, IDLE, RETRY, TTL, WINDOW, cancel_timer, pop_due, set_timer
 from schemas.events import (
     ActionCompleted,
@@ -31,16 +39,19 @@ from schemas.events import (
     Step,
     Tick,
 )
-from schemas.outputs import STAGNATION, OutputRecord, SignalScores, StagnationRecord
+from schemas.outputs import STAGNATION, OutputRecord
 from schemas.timefmt import format_ms
 
 Out = list[OutputRecord]
-Handler = Callable[["PartitionFold", ExecState, Event, WindowAcc | None, Out], None]
-_HANDLERS: dict[type, Handler] = {}
+E = TypeVar("E")
+Handler = Callable[["PartitionFold", ExecState, E, WindowAcc | None, Out], None]
+_HANDLERS: dict[type, Handler[Any]] = {}
 
 
-def _handles(event_type: type) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
+def _handles(event_type: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+    """Register the handler of one event type (dispatch is one dict lookup per event)."""
+
+    def register(fn: Handler[E]) -> Handler[E]:
         _HANDLERS[event_type] = fn
         return fn
 
@@ -67,28 +78,37 @@ class PartitionFold:
         meta = ps.meta
         t = ev.time
         if t > meta.stream_ms:
-            self._advance(t, out)
+            meta.stream_ms = t
+            heap = ps.heap
+            if heap and heap[0][0] <= t:
+                self._fire_due(t, out)
         if type(ev) is Tick:
-            _count(meta.stats, "ticks")
+            meta.ticks += 1
             return out
         subject: str = ev.subject  # type: ignore[assignment]  # only a Tick has none
         ex = ps.execs.get(subject)
         if ex is None:
             closed = meta.closed.get(subject)
             if closed is not None:
-                duplicate = ev.seq is not None and ev.seq <= closed[1]
-                _count(meta.stats, "duplicates" if duplicate else "after_close")
+                if ev.seq is not None and ev.seq <= closed[1]:
+                    meta.duplicates += 1
+                else:
+                    meta.after_close += 1
                 return out
             ex = ExecState(subject, RunState(agent_id=ev.source, started_ms=t), last_event_ms=t)
             ps.execs[subject] = ex
-        if seen_before(ex, ev, self.cfg):
-            _count(meta.stats, "duplicates")
+        seq = ev.seq
+        if seq is not None and seq == ex.max_seq + 1:
+            ex.max_seq = seq  # the common case: the next event of the execution
+        elif seen_before(ex, ev, self.cfg):
+            meta.duplicates += 1
             return out
-        _count(meta.stats, "events")
+        meta.events += 1
         ps.touched.add(subject)
         acc = None if type(ev) is HealingAttempt else self._activity(ex, t)
         _HANDLERS[type(ev)](self, ex, ev, acc, out)
-        self._maybe_release(ex)
+        if ex.run.status != RUNNING:
+            self._maybe_release(ex)
         return out
 
     def drain_touched(self) -> set[str]:
@@ -99,9 +119,8 @@ class PartitionFold:
 
     # ─── time ──────────────────────────────────────────────────────────────────────
 
-    def _advance(self, now: int, out: Out) -> None:
+    def _fire_due(self, now: int, out: Out) -> None:
         ps = self.state
-        ps.meta.stream_ms = now
         for deadline, ex, timer_id in pop_due(ps, now):
             ps.touched.add(ex.execution_id)
             self._fire(ex, timer_id, deadline, out)
@@ -146,9 +165,10 @@ class PartitionFold:
     def _activity(self, ex: ExecState, t: int) -> WindowAcc | None:
         """Note agent activity at event time t; return the open window it counts in."""
         run = ex.run
+        is_open = run.status == RUNNING
         if t > ex.last_event_ms:
             ex.last_event_ms = t
-        if run.is_open and IDLE not in ex.timers:
+        if is_open and IDLE not in ex.timers:
             set_timer(self.state, ex, IDLE, ex.last_event_ms + self._idle)
         start = t - t % self._window
         acc = ex.windows.get(start)
@@ -156,9 +176,9 @@ class PartitionFold:
             if start < ex.closed_through:
                 ex.late_pending += 1
                 run.late_events += 1
-                _count(self.state.meta.stats, "late_events")
+                self.state.meta.late_events += 1
                 return None
-            if not run.is_open:
+            if not is_open:
                 return None
             if len(ex.windows) >= self.cfg.max_open_windows:
                 runs.ignore(run, "too_far_ahead")
@@ -180,23 +200,23 @@ class PartitionFold:
             ex.closed_through = end
         sc = score_window(acc, self.cfg)
         late, ex.late_pending = ex.late_pending, 0
-        value = StagnationRecord(
-            id=f"stag:{ex.execution_id}:{start}",
-            execution_id=ex.execution_id,
-            window_start=format_ms(start),
-            window_end=format_ms(end),
-            score=sc.score,
-            signal=sc.signal,
-            signals=SignalScores(
-                metric_ratio=sc.metric_ratio,
-                silence=sc.silence,
-                failure_streak=sc.failure_streak,
-                repetition=sc.repetition,
-            ),
-            sample_count=sc.sample_count,
-            event_count=acc.events,
-            late_events=late,
-        )
+        value = {
+            "id": f"stag:{ex.execution_id}:{start}",
+            "execution_id": ex.execution_id,
+            "window_start": format_ms(start),
+            "window_end": format_ms(end),
+            "score": sc.score,
+            "signal": sc.signal,
+            "signals": {
+                "metric_ratio": sc.metric_ratio,
+                "silence": sc.silence,
+                "failure_streak": sc.failure_streak,
+                "repetition": sc.repetition,
+            },
+            "sample_count": sc.sample_count,
+            "event_count": acc.events,
+            "late_events": late,
+        }
         out.append(OutputRecord(STAGNATION, ex.execution_id, value))
         if not ex.run.is_open:
             return
@@ -225,44 +245,39 @@ class PartitionFold:
             del closed[next(iter(closed))]
 
 
-def _count(stats: dict[str, int], name: str) -> None:
-    stats[name] = stats.get(name, 0) + 1
-
-
 # ─── event handlers, one per type ───────────────────────────────────────────────────
 
 
 @_handles(RunStarted)
 def _run_started(
-    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+    f: PartitionFold, ex: ExecState, ev: RunStarted, acc: WindowAcc | None, out: Out
 ) -> None:
-    assert isinstance(ev, RunStarted)
     record = runs.on_run_started(ex, ev, f.cfg)
     if record is not None:
         out.append(record)
 
 
 @_handles(Decision)
-def _decision(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, Decision)
+def _decision(
+    f: PartitionFold, ex: ExecState, ev: Decision, acc: WindowAcc | None, out: Out
+) -> None:
     runs.on_decision(ex, ev, f.cfg)
 
 
 @_handles(Outcome)
-def _outcome(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, Outcome)
+def _outcome(f: PartitionFold, ex: ExecState, ev: Outcome, acc: WindowAcc | None, out: Out) -> None:
     runs.on_outcome(ex, ev, acc, f.cfg)
 
 
 @_handles(Problem)
-def _problem(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, Problem)
+def _problem(f: PartitionFold, ex: ExecState, ev: Problem, acc: WindowAcc | None, out: Out) -> None:
     runs.on_problem(ex, ev, f.cfg)
 
 
 @_handles(RunEnded)
-def _run_ended(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, RunEnded)
+def _run_ended(
+    f: PartitionFold, ex: ExecState, ev: RunEnded, acc: WindowAcc | None, out: Out
+) -> None:
     record = runs.on_run_ended(ex, ev, f.cfg)
     if record is not None:
         cancel_timer(f.state, ex, IDLE)
@@ -271,8 +286,7 @@ def _run_ended(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None
 
 
 @_handles(Metric)
-def _metric(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, Metric)
+def _metric(f: PartitionFold, ex: ExecState, ev: Metric, acc: WindowAcc | None, out: Out) -> None:
     if acc is None:
         return
     name = ev.data.name
@@ -284,9 +298,8 @@ def _metric(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, o
 
 @_handles(ActionStarted)
 def _action_started(
-    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+    f: PartitionFold, ex: ExecState, ev: ActionStarted, acc: WindowAcc | None, out: Out
 ) -> None:
-    assert isinstance(ev, ActionStarted)
     ps = f.state
     if ev.data.action_id not in ps.open_actions:
         while len(ps.open_actions) >= f.cfg.max_open_actions:
@@ -299,8 +312,7 @@ def _action_started(
 
 
 @_handles(Step)
-def _step(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out) -> None:
-    assert isinstance(ev, Step)
+def _step(f: PartitionFold, ex: ExecState, ev: Step, acc: WindowAcc | None, out: Out) -> None:
     reason = attribution.on_step(ex, ev, f.cfg)
     if reason is not None:
         runs.ignore(ex.run, reason)
@@ -308,9 +320,8 @@ def _step(f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out
 
 @_handles(Observation)
 def _observation(
-    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+    f: PartitionFold, ex: ExecState, ev: Observation, acc: WindowAcc | None, out: Out
 ) -> None:
-    assert isinstance(ev, Observation)
     reason = attribution.on_observation(ex, ev, f.cfg)
     if reason is not None:
         runs.ignore(ex.run, reason)
@@ -318,9 +329,8 @@ def _observation(
 
 @_handles(ActionCompleted)
 def _action_completed(
-    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+    f: PartitionFold, ex: ExecState, ev: ActionCompleted, acc: WindowAcc | None, out: Out
 ) -> None:
-    assert isinstance(ev, ActionCompleted)
     action_id = ev.data.action_id
     if action_id not in ex.actions:
         runs.ignore(ex.run, "completion_unknown_action")
@@ -334,9 +344,8 @@ def _action_completed(
 
 @_handles(HealingAttempt)
 def _healing_attempt(
-    f: PartitionFold, ex: ExecState, ev: Event, acc: WindowAcc | None, out: Out
+    f: PartitionFold, ex: ExecState, ev: HealingAttempt, acc: WindowAcc | None, out: Out
 ) -> None:
-    assert isinstance(ev, HealingAttempt)
     reason = healing.on_attempt(f.state, ex, ev, f.cfg)
     if reason is not None:
         runs.ignore(ex.run, reason)

@@ -14,7 +14,7 @@ from processors.stagnation import tier_for
 from processors.state import ExecState, HealRec, PartitionState
 from processors.timers import ACK, RETRY, cancel_timer, set_timer
 from schemas.events import AttemptOutcome, HealingAttempt
-from schemas.outputs import HEALING, HealingRecord, OutputRecord, Tier
+from schemas.outputs import HEALING, OutputRecord
 from schemas.timefmt import format_ms
 
 IN_FLIGHT = "running"
@@ -131,30 +131,22 @@ def _record(
     now: int,
     ack_deadline: int | None,
 ) -> OutputRecord:
-    value = HealingRecord(
-        id=f"heal:{key}:{attempt}:{window_start}:{status}:{reason}",
-        execution_id=ex.execution_id,
-        status=status,
-        reason=reason,
-        idempotency_key=key,
-        tier=_tier(tier),
-        action_type=action_type,
-        stagnation_score=score,
-        attempt=attempt,
-        window_start=format_ms(window_start),
-        window_end=format_ms(window_end),
-        planned_at=format_ms(now),
-        ack_deadline=format_ms(ack_deadline) if ack_deadline is not None else None,
-    )
+    value = {
+        "id": f"heal:{key}:{attempt}:{window_start}:{status}:{reason}",
+        "execution_id": ex.execution_id,
+        "status": status,
+        "reason": reason,
+        "idempotency_key": key,
+        "tier": tier,
+        "action_type": action_type,
+        "stagnation_score": score,
+        "attempt": attempt,
+        "window_start": format_ms(window_start),
+        "window_end": format_ms(window_end),
+        "planned_at": format_ms(now),
+        "ack_deadline": format_ms(ack_deadline) if ack_deadline is not None else None,
+    }
     return OutputRecord(HEALING, ex.execution_id, value)
-
-
-def _tier(tier: str) -> Tier:
-    if tier == "tier_1":
-        return "tier_1"
-    if tier == "tier_2":
-        return "tier_2"
-    return "tier_3"
 
 
 def on_attempt(

@@ -16,7 +16,7 @@ from processors.bounds import truncate_values
 from processors.config import FoldConfig
 from processors.state import ExecState, RunState, WindowAcc
 from schemas.events import Decision, Outcome, Problem, RunEnded, RunStarted
-from schemas.outputs import RUNS, OutputRecord, ProblemRecord, RunMetrics, RunRecord
+from schemas.outputs import RUNS, OutputRecord
 from schemas.timefmt import format_ms
 
 NARRATIVE_FAILED_SHOWN = 3
@@ -216,33 +216,33 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
     run = ex.run
     total = run.total_decisions
     completed = run.completed_ms
-    value = RunRecord(
-        id=f"run:{ex.execution_id}:{label}",
-        execution_id=ex.execution_id,
-        agent_id=run.agent_id,
-        goal_id=run.goal_id,
-        goal_description=run.goal_description,
-        stream_id=run.stream_id,
-        input_data=run.input_data,
-        output_data=run.output_data,
-        status=run.status,
-        started_at=format_ms(run.started_ms),
-        completed_at=format_ms(completed) if completed is not None else None,
-        duration_ms=max(0, completed - run.started_ms) if completed is not None else 0,
-        metrics=RunMetrics(
-            total_decisions=total,
-            successful_decisions=run.successful,
-            failed_decisions=run.failed,
-            total_tokens=run.tokens,
-            total_latency_ms=run.latency_ms,
-            nodes_executed=list(run.nodes),
-            success_rate=run.successful / total if total else 0.0,
-        ),
-        problems=[ProblemRecord(**p) for p in run.problems],
-        problem_count=run.problem_count,
-        narrative=run.narrative,
-        seq_gaps=len(ex.missing) + ex.seq_overflow,
-        late_events=run.late_events,
-        ignored=dict(sorted(run.ignored.items())),
-    )
+    value = {
+        "id": f"run:{ex.execution_id}:{label}",
+        "execution_id": ex.execution_id,
+        "agent_id": run.agent_id,
+        "goal_id": run.goal_id,
+        "goal_description": run.goal_description,
+        "stream_id": run.stream_id,
+        "input_data": run.input_data,
+        "output_data": run.output_data,
+        "status": run.status,
+        "started_at": format_ms(run.started_ms),
+        "completed_at": format_ms(completed) if completed is not None else None,
+        "duration_ms": max(0, completed - run.started_ms) if completed is not None else 0,
+        "metrics": {
+            "total_decisions": total,
+            "successful_decisions": run.successful,
+            "failed_decisions": run.failed,
+            "total_tokens": run.tokens,
+            "total_latency_ms": run.latency_ms,
+            "nodes_executed": run.nodes,
+            "success_rate": run.successful / total if total else 0.0,
+        },
+        "problems": run.problems,
+        "problem_count": run.problem_count,
+        "narrative": run.narrative,
+        "seq_gaps": len(ex.missing) + ex.seq_overflow,
+        "late_events": run.late_events,
+        "ignored": dict(sorted(run.ignored.items())),
+    }
     return OutputRecord(RUNS, ex.execution_id, value)

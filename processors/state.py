@@ -152,7 +152,21 @@ class PartitionMeta:
     partition: int
     stream_ms: int = NO_TIME
     closed: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (ms, max_seq)
-    stats: dict[str, int] = field(default_factory=dict)
+    # counters (plain ints: they are bumped on the hot path)
+    events: int = 0
+    ticks: int = 0
+    duplicates: int = 0
+    after_close: int = 0
+    late_events: int = 0
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "ticks": self.ticks,
+            "duplicates": self.duplicates,
+            "after_close": self.after_close,
+            "late_events": self.late_events,
+        }
 
 
 @dataclass(slots=True)

@@ -192,7 +192,7 @@ def encode_event(event: Event) -> bytes:
 
 
 def encode_output(record: OutputRecord) -> bytes:
-    return model_json(record.value)
+    return canonical_json(record.value)
 
 
 def dead_letter(rejected: Rejected, origin: Origin, key: str | None) -> OutputRecord:
@@ -215,4 +215,4 @@ def dead_letter(rejected: Rejected, origin: Origin, key: str | None) -> OutputRe
         original_truncated=len(kept) < len(rejected.raw),
         origin=origin,
     )
-    return OutputRecord(DEADLETTER, value.key, value)
+    return OutputRecord(DEADLETTER, value.key, value.model_dump(mode="json"))

@@ -1,7 +1,10 @@
 """Models of everything agentfold writes (DESIGN §3, §6), and the output record type.
 
-Processors build these models; `schemas.codec.encode_output` serialises them
-canonically (sorted keys, no whitespace) so the same log gives byte-identical output.
+Processors emit plain JSON-ready dicts (validating a model per output would cost more
+than folding the events that caused it); these models are the contract: they give
+the JSON Schemas, and the tests validate every output the fold produces against them.
+`schemas.codec.encode_output` serialises values canonically (sorted keys, no
+whitespace) so the same log gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -34,11 +37,11 @@ class _Out(BaseModel):
 
 
 class OutputRecord(NamedTuple):
-    """One record for an output topic: logical topic name, message key, value model."""
+    """One record for an output topic: logical topic name, message key, JSON-ready value."""
 
     topic: str
     key: str | None
-    value: BaseModel
+    value: JsonDict
 
 
 # ─── runs ───────────────────────────────────────────────────────────────────────────
@@ -213,3 +216,8 @@ OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     ATTRIBUTION: AttributionChain,
     DEADLETTER: DeadLetter,
 }
+
+
+def validate_output(record: OutputRecord) -> BaseModel:
+    """The record's value as its topic's model; raises pydantic.ValidationError if off-contract."""
+    return OUTPUT_MODELS[record.topic].model_validate(record.value)

@@ -6,6 +6,7 @@ Integer milliseconds keep window maths exact and make every comparison determini
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
@@ -30,7 +31,38 @@ def parse_rfc3339_ms(text: str) -> int:
     return (parsed - _EPOCH) // _ONE_MS
 
 
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian (year, month, day) of a day count since 1970-01-01.
+
+    Integer arithmetic only (H. Hinnant's algorithm): exact, and ~10× faster than strftime,
+    which matters because outputs format several timestamps each.
+    """
+    z = days + 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+@lru_cache(maxsize=1024)
+def _date_text(days: int) -> str:
+    year, month, day = _civil_from_days(days)
+    return f"{year:04d}-{month:02d}-{day:02d}T"
+
+
+_TWO = tuple(f"{i:02d}" for i in range(100))
+_THREE = tuple(f"{i:03d}" for i in range(1000))
+
+
 def format_ms(ms: int) -> str:
     """Format epoch milliseconds as RFC 3339 UTC with exactly three fractional digits."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    days, rem = divmod(ms, 86_400_000)
+    hour, rem = divmod(rem, 3_600_000)
+    minute, rem = divmod(rem, 60_000)
+    second, milli = divmod(rem, 1000)
+    two = _TWO
+    return f"{_date_text(days)}{two[hour]}:{two[minute]}:{two[second]}.{_THREE[milli]}Z"

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from schemas.codec import Rejected, canonical_json, dead_letter, decode_message
+from schemas.codec import Rejected, canonical_json, dead_letter, decode_message, encode_event
 from schemas.events import Event, Tick
 from schemas.outputs import Origin, OutputRecord
 from streams.partitioner import partition_for
@@ -73,7 +73,7 @@ class OfflineFold:
                 return
             if target >= self.partitions:
                 error = f"data.partition: tick names partition {target} of {self.partitions}"
-                raw = canonical_json(event.model_dump(mode="json"))
+                raw = encode_event(event)
                 yield self._reject(Rejected("schema_violation", error, raw), line_no)
                 return
             yield from self._emit(target, self.folds[target].apply(event))
@@ -106,6 +106,6 @@ def render(emitted: Emitted, prefix: str = DEFAULT_TOPIC_PREFIX) -> bytes:
             "topic": f"{prefix}.{record.topic}",
             "partition": emitted.partition,
             "key": record.key,
-            "value": record.value.model_dump(mode="json"),
+            "value": record.value,
         }
     )

@@ -19,6 +19,7 @@ from schemas.outputs import (
     OutputRecord,
     RunRecord,
     StagnationRecord,
+    validate_output,
 )
 
 
@@ -36,7 +37,7 @@ class Report:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     def add(self, record: OutputRecord) -> None:
-        v: Any = record.value
+        v: Any = validate_output(record)
         if record.topic == DEADLETTER:
             self.dead_letters.append(v)
             return

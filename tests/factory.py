@@ -8,7 +8,7 @@ from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import decode_event
 from schemas.events import Event
-from schemas.outputs import OutputRecord
+from schemas.outputs import OutputRecord, validate_output
 from schemas.timefmt import format_ms, parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T07:30:00Z")  # a 90-minute window starts here
@@ -104,4 +104,5 @@ def fold_all(
 
 
 def values(records: list[OutputRecord], topic: str) -> list[Any]:
-    return [r.value for r in records if r.topic == topic]
+    """The topic's records as validated models: every test checks the output contract too."""
+    return [validate_output(r) for r in records if r.topic == topic]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import orjson
-
 from processors.config import FoldConfig
+from schemas.outputs import validate_output
 from streams.offline import OfflineFold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +31,7 @@ def test_fleet_shows_every_persona() -> None:
     recs = [e.record for e in folder.feed_lines(lines)]
     by_topic: dict[str, list] = {}
     for r in recs:
-        by_topic.setdefault(r.topic, []).append(
-            orjson.loads(orjson.dumps(r.value.model_dump(mode="json")))
-        )
+        by_topic.setdefault(r.topic, []).append(validate_output(r).model_dump(mode="json"))
     signals = {(s["execution_id"], s["signal"]) for s in by_topic["stagnation"]}
     assert ("exec-stagnant", "metric_ratio") in signals
     assert ("exec-silent", "silence") in signals
@@ -51,4 +48,4 @@ def test_fleet_shows_every_persona() -> None:
     assert chains["act-search"]["parent_action_id"] == "act-research"
     assert len(by_topic["deadletter"]) == 4
     assert folder.stats.rejected == 4
-    assert sum(f.state.meta.stats.get("duplicates", 0) for f in folder.folds) == 2
+    assert sum(f.state.meta.duplicates for f in folder.folds) == 2

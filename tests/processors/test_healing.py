@@ -167,7 +167,7 @@ def test_healthy_window_plans_nothing_and_seed_parity_acts_on_every_window() -> 
     assert CFG.healthy_below == 0.3
     assert plan_for_window(ps, _ex(), 0.29, 0, 1, 0, CFG) is None
     rec = plan_for_window(ps, _ex(), 0.0, 0, 1, 0, SEED_CFG)
-    assert rec is not None and rec.value.action_type == "comment"  # type: ignore[attr-defined]
+    assert rec is not None and rec.value["action_type"] == "comment"
 
 
 # ─── through the fold ───────────────────────────────────────────────────────────────
