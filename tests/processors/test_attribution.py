@@ -220,3 +220,43 @@ def test_unknown_action_events_are_counted_not_applied() -> None:
 
 def test_at_is_minutes() -> None:
     assert at(1) - at(0) == 60_000
+
+
+def test_observation_labels_truncated_to_100() -> None:
+    a = Agent()
+    events = [
+        a.start(0),
+        _action(a, 1),
+        a(
+            "observation",
+            2,
+            action_id="act-1",
+            observation_type="t" * 150,
+            source="s" * 101,
+            data={"blob": "b" * 600},
+        ),
+        a("action_completed", 3, action_id="act-1"),
+    ]
+    _, out = fold_all(events)
+    (obs,) = values(out, ATTRIBUTION)[0].observations
+    assert (len(obs.observation_type), len(obs.source)) == (100, 100)
+    assert obs.data["blob"] == "b" * 500 + "..."
+
+
+def test_summary_rounds_success_to_two_places_and_duration_to_two_decimals() -> None:
+    a = Agent()
+    events = [
+        a.start(0),
+        _action(a, 1, expected_outcome={"x": 1, "y": 2, "z": 3}),
+        a(
+            "action_completed",
+            1 + 12.3456 / 60,
+            action_id="act-1",
+            outcome={"x": 1, "y": 2, "z": 99},
+        ),
+    ]
+    _, out = fold_all(events)
+    (chain,) = values(out, ATTRIBUTION)
+    assert chain.success_score == 2 / 3
+    assert chain.summary.endswith("success=0.67)")
+    assert chain.duration_seconds == 12.35  # 12.345 s in ms precision → 2 dp

@@ -277,3 +277,42 @@ def test_no_healing_for_a_run_that_has_ended() -> None:
     a = Agent()
     _, out = fold_all([a.start(0), *_stagnant(a, 0), a.end(50), tick(91)])
     assert values(out, HEALING) == []
+
+
+def test_report_time_resets_initiated_at_for_cooldown() -> None:
+    """Seed: recording an outcome sets initiated_at = now; the cooldown runs from there."""
+    a = Agent()
+    key = idempotency_key("exec-1", "escalate", "tier_3")
+    events = [
+        a.start(0),
+        *_stagnant(a, 0),
+        tick(90.5),
+        _report("exec-1", key, 1, "precondition_fail", 95, "busy"),
+    ]
+    fold, _ = fold_all(events)
+    assert fold.state.execs["exec-1"].healing[key].initiated_ms == at(95)
+
+
+def test_attempt_report_schema_bounds() -> None:
+    from pydantic import ValidationError
+
+    from schemas.events import AttemptOutcome, HealingAttemptData
+
+    assert [o.value for o in AttemptOutcome] == [
+        "success",
+        "precondition_fail",
+        "send_error",
+        "completion_timeout",
+        "skipped_by_policy",
+    ]
+    base = {
+        "idempotency_key": "sheal_" + "a" * 32,
+        "attempt": 1,
+        "outcome": "success",
+        "elapsed_s": 4.0,
+    }
+    assert HealingAttemptData(**base, before="x" * 4096).before == "x" * 4096
+    with pytest.raises(ValidationError):
+        HealingAttemptData(**base, after="x" * 4097)
+    with pytest.raises(ValidationError):
+        HealingAttemptData(**{**base, "idempotency_key": "nope"})
