@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.bounds import clamp01, truncate_values
+from processors.bounds import truncate_values
 from processors.config import FoldConfig
 from processors.state import ExecState, OpenAction, PartitionState
 from processors.timers import TTL, cancel_timer, set_timer
@@ -115,7 +115,8 @@ def on_step(ex: ExecState, ev: Step, cfg: FoldConfig) -> str | None:
         return "step_unknown_action"
     if not _room(action, cfg):
         return "step_cap_reached"
-    confidence = clamp01(data.confidence)
+    c = data.confidence
+    confidence = 0.0 if c < 0.0 else 1.0 if c > 1.0 else c
     action.confidences.append(confidence)
     action.steps.append(
         (data.description[: cfg.description_max], data.decision[: cfg.decision_max], confidence)
@@ -133,14 +134,16 @@ def on_observation(ex: ExecState, ev: Observation, cfg: FoldConfig) -> str | Non
         return "observation_unknown_action"
     if not _room(action, cfg):
         return "observation_cap_reached"
+    # A tuple, time unformatted: the chain builds the record for the last few only.
+    c = data.confidence
     action.observations.append(
-        {
-            "time": ev.time,  # formatted when the chain is built: off the hot path
-            "observation_type": data.observation_type[: cfg.label_max],
-            "data": truncate_values(data.data, cfg),
-            "source": data.source[: cfg.label_max],
-            "confidence": clamp01(data.confidence),
-        }
+        (
+            ev.time,
+            data.observation_type[: cfg.label_max],
+            truncate_values(data.data, cfg) if data.data else {},
+            data.source[: cfg.label_max],
+            0.0 if c < 0.0 else 1.0 if c > 1.0 else c,
+        )
     )
     if len(action.observations) > cfg.summary_keep:
         del action.observations[0]
@@ -216,6 +219,15 @@ def build_chain(
         "raw_weights": raw,
         "normalizer": total,
         "steps_summary": summaries,
-        "observations": [{**o, "time": format_ms(o["time"])} for o in action.observations],
+        "observations": [
+            {
+                "time": format_ms(t),
+                "observation_type": kind,
+                "data": data,
+                "source": source,
+                "confidence": confidence,
+            }
+            for t, kind, data, source, confidence in action.observations
+        ],
         "summary": summary,
     }

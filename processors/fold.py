@@ -105,7 +105,16 @@ class PartitionFold:
             return out
         meta.events += 1
         ps.touched.add(subject)
-        acc = None if type(ev) is HealingAttempt else self._activity(ex, t)
+        acc: WindowAcc | None = None
+        if type(ev) is not HealingAttempt:  # executor reports are not agent activity
+            # Inlined _activity's common case (a hot path): event in its open window.
+            if t > ex.last_event_ms:
+                ex.last_event_ms = t
+            acc = ex.windows.get(t - t % self._window)
+            if acc is None or IDLE not in ex.timers:
+                acc = self._activity(ex, t)
+            else:
+                acc.events += 1
         _HANDLERS[type(ev)](self, ex, ev, acc, out)
         if ex.run.status != RUNNING:
             self._maybe_release(ex)

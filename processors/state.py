@@ -81,7 +81,8 @@ class OpenAction:
     started_ms: int
     confidences: list[float] = field(default_factory=list)
     steps: list[tuple[str, str, float]] = field(default_factory=list)  # last N summaries
-    observations: list[dict[str, Any]] = field(default_factory=list)  # last N
+    # last N: (time ms, observation_type, data, source, confidence)
+    observations: list[tuple[int, str, dict[str, Any], str, float]] = field(default_factory=list)
     n_steps: int = 0
     n_obs: int = 0
 
