@@ -72,6 +72,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="print the effective fold configuration as JSON")
     _add_config_flags(config)
+
+    broker = sub.add_parser(
+        "broker",
+        help="run the embedded Kafka-compatible broker (Tansu) in the foreground",
+        description="Start the embedded broker (in-memory: data is gone when it stops) and "
+        "print its address; Ctrl-C stops it.",
+    )
+    broker.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+
+    topics = sub.add_parser("topics", help="create or list the agentfold topics")
+    topics.add_argument("action", choices=["create", "list"])
+    topics.add_argument(
+        "--broker",
+        default=os.environ.get("AGENTFOLD_BROKER"),
+        metavar="HOST:PORT",
+        help="Kafka bootstrap servers (default: $AGENTFOLD_BROKER)",
+    )
+    topics.add_argument(
+        "--partitions",
+        type=int,
+        default=int(os.environ.get("AGENTFOLD_PARTITIONS", "8")),
+        metavar="N",
+        help="partitions per topic when creating (default 8)",
+    )
+    topics.add_argument(
+        "--prefix",
+        default=os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold"),
+        help="topic name prefix (default agentfold)",
+    )
     return parser
 
 
@@ -85,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_schema(args)
         if args.command == "config":
             return cmd_config(args)
+        if args.command == "broker":
+            return cmd_broker(args)
+        if args.command == "topics":
+            return cmd_topics(args)
     except AgentfoldError as exc:
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
@@ -191,6 +224,49 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     cfg = _fold_config(args)
     print(orjson.dumps(cfg.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+
+    from streams.broker import EmbeddedBroker
+
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    with EmbeddedBroker(port=args.port) as bootstrap:
+        print(bootstrap, flush=True)
+        print(f"embedded broker listening on {bootstrap} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while not stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.topics import create_topics, list_topics
+
+    if not args.broker:
+        raise InputError("no broker: pass --broker HOST:PORT or set AGENTFOLD_BROKER")
+    if args.action == "create":
+        if args.partitions < 1:
+            raise InputError(f"--partitions must be at least 1, got {args.partitions}")
+        created = asyncio.run(create_topics(args.broker, args.prefix, args.partitions))
+        print(
+            f"created {len(created)} topic(s){': ' + ', '.join(created) if created else ''}",
+            file=sys.stderr,
+        )
+    for name, partitions in asyncio.run(list_topics(args.broker, args.prefix)).items():
+        print(f"{name}\t{partitions} partitions")
     return 0
 
 

@@ -1,0 +1,71 @@
+"""The topics of DESIGN §3, created with every config spelled out (Tansu reports only
+configs set explicitly at creation). Creating is idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION, TELEMETRY
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    logical: str
+    cleanup: str
+    retention_ms: int  # -1: keep forever (the telemetry log is the source of truth)
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}.{self.logical}"
+
+    def configs(self) -> dict[str, str]:
+        return {"cleanup.policy": self.cleanup, "retention.ms": str(self.retention_ms)}
+
+
+SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec(TELEMETRY, "delete", -1),
+    TopicSpec(RUNS, "compact", -1),
+    TopicSpec(STAGNATION, "delete", WEEK_MS),
+    TopicSpec(HEALING, "delete", WEEK_MS),
+    TopicSpec(ATTRIBUTION, "delete", WEEK_MS),
+    TopicSpec(DEADLETTER, "delete", 4 * WEEK_MS),
+)
+
+
+async def create_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
+    """Create the missing topics; returns the names created now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(spec.name(prefix), partitions, 1, topic_configs=spec.configs())
+            for spec in SPECS
+            if spec.name(prefix) not in existing
+        ]
+        created = []
+        for topic in wanted:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass  # a concurrent creator won; that is fine
+        return created
+    finally:
+        await admin.close()
+
+
+async def list_topics(bootstrap: str, prefix: str) -> dict[str, int]:
+    """agentfold topics present on the broker, with their partition counts."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = sorted(t for t in await admin.list_topics() if t.startswith(prefix + "."))
+        described = await admin.describe_topics(names) if names else []
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()

@@ -1,0 +1,111 @@
+"""The embedded broker and topic management, against the real broker process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.broker import BrokerUnavailable, EmbeddedBroker
+from streams.cli import main
+from streams.partitioner import partition_for
+from streams.topics import SPECS, create_topics, list_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.broker
+
+
+def test_topics_are_created_idempotently_with_their_partition_count(broker: str) -> None:
+    created = asyncio.run(create_topics(broker, "t1", 3))
+    assert sorted(created) == sorted(spec.name("t1") for spec in SPECS)
+    assert asyncio.run(create_topics(broker, "t1", 3)) == []
+    listed = asyncio.run(list_topics(broker, "t1"))
+    assert listed == {spec.name("t1"): 3 for spec in SPECS}
+
+
+def test_topic_configs_spell_out_cleanup_policies() -> None:
+    by_name = {spec.logical: spec.configs() for spec in SPECS}
+    assert by_name["runs"]["cleanup.policy"] == "compact"
+    assert by_name["telemetry"] == {"cleanup.policy": "delete", "retention.ms": "-1"}
+
+
+def test_keyed_messages_land_where_the_offline_fold_routes_them(broker: str) -> None:
+    asyncio.run(create_topics(broker, "t2", 4))
+
+    async def roundtrip() -> dict[str, int]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        keys = [f"exec-{i}" for i in range(20)]
+        for k in keys:
+            await producer.send_and_wait("t2.telemetry", b"{}", key=k.encode())
+        await producer.stop()
+        consumer = AIOKafkaConsumer(
+            "t2.telemetry", bootstrap_servers=broker, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        seen: dict[str, int] = {}
+        try:
+            while len(seen) < len(keys):
+                msg = await asyncio.wait_for(consumer.getone(), 10)
+                seen[msg.key.decode()] = msg.partition  # type: ignore[union-attr]
+        finally:
+            await consumer.stop()
+        return seen
+
+    for key, partition in asyncio.run(roundtrip()).items():
+        assert partition == partition_for(key, 4)
+
+
+def test_topics_cli_creates_and_lists(broker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["topics", "create", "--broker", broker, "--prefix", "t3", "--partitions", "2"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "t3.telemetry\t2 partitions" in out
+    assert main(["topics", "list", "--broker", broker, "--prefix", "t3"]) == 0
+
+
+def test_topics_cli_without_a_broker_says_what_to_do() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "topics", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        env={"PATH": "/usr/bin"},
+    )
+    assert result.returncode == 2
+    assert b"--broker" in result.stderr
+
+
+def test_broker_stops_cleanly_and_restarts_on_a_new_port() -> None:
+    b = EmbeddedBroker()
+    b.start()
+    assert b.running
+    b.stop()
+    assert not b.running
+    with EmbeddedBroker() as again:
+        assert asyncio.run(list_topics(again, "fresh")) == {}  # a new, empty broker answers
+
+
+def test_missing_binary_gives_an_actionable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALF_TANSU_BIN", "/nonexistent/tansu")
+    with pytest.raises(BrokerUnavailable, match="--broker"):
+        EmbeddedBroker().start()
+
+
+def test_broker_command_prints_its_address_and_stops_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "broker"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        assert line.startswith("127.0.0.1:")
+    finally:
+        proc.terminate()
+    assert proc.wait(timeout=15) == 0
