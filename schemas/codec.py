@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from schemas.errors import DecodeError, RejectReason
 from schemas.events import MODELS_BY_TYPE, SCHEMA_VERSION, TYPE_PREFIX, Event, Tick
@@ -103,6 +103,13 @@ def _kind(obj: object) -> str:
 
 NO_KEY_CHECK = object()
 
+# The fast path: the whole message validated inside pydantic-core in one call. Any
+# failure falls back to the per-event path below, which finds the precise reason.
+_ONE: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
+_BATCH: TypeAdapter[list[Event]] = TypeAdapter(
+    list[Annotated[Event, Field(discriminator="type")]]
+)
+
 
 def decode_message(
     raw: bytes, key: bytes | object | None = NO_KEY_CHECK, max_bytes: int = MAX_MESSAGE_BYTES
@@ -117,6 +124,37 @@ def decode_message(
             Rejected("oversize", f"message is {len(raw)} bytes; the limit is {max_bytes}", raw)
         )
         return out
+    events = _fast_path(raw, key)
+    if events is not None:
+        out.events = events
+        return out
+    return _slow_path(raw, key, out)
+
+
+def _fast_path(raw: bytes, key: bytes | object | None) -> list[Event] | None:
+    """All events valid and consistent with the key, or None to take the slow path."""
+    try:
+        events = _BATCH.validate_json(raw) if raw[:1] == b"[" else [_ONE.validate_json(raw)]
+    except ValidationError:
+        return None
+    if not events:
+        return None
+    check_key = key is not NO_KEY_CHECK
+    expected = _key_text(key) if check_key else None
+    subject = None
+    for event in events:
+        if type(event) is Tick:
+            continue
+        if subject is None:
+            subject = event.subject
+            if check_key and subject != expected:
+                return None
+        elif event.subject != subject:
+            return None
+    return events
+
+
+def _slow_path(raw: bytes, key: bytes | object | None, out: Decoded) -> Decoded:
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -133,7 +171,6 @@ def decode_message(
     key_text = _key_text(key) if check_key else None
     batch_subject: str | None = None
     for index, item in items:
-        item_raw = raw if index is None else orjson.dumps(item)
         subject = item.get("subject") if isinstance(item, dict) else None
         subject = subject if isinstance(subject, str) else None
         try:
@@ -142,6 +179,7 @@ def decode_message(
                 _check_subject(event.subject, key_text, check_key, batch_subject)
                 batch_subject = batch_subject or event.subject
         except DecodeError as exc:
+            item_raw = raw if index is None else orjson.dumps(item)
             out.rejected.append(Rejected(exc.reason, exc.message, item_raw, index, subject))
             continue
         out.events.append(event)
