@@ -81,6 +81,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     broker.add_argument("--port", type=int, default=None, help="port (default: a free one)")
 
+    worker = sub.add_parser(
+        "worker",
+        help="run the live fold worker (embedded broker unless --broker is given)",
+        description="Consume <prefix>.telemetry, fold each partition, keep state in "
+        "changelog-backed tables and write runs, stagnation, healing, attribution and dead "
+        "letters. Without --broker, starts the embedded broker first. Settings also come "
+        "from the [worker] section of --config and AGENTFOLD_* variables.",
+    )
+    worker.add_argument("--broker", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    worker.add_argument("--partitions", type=int, metavar="N", help="topic partitions (8)")
+    worker.add_argument("--app-id", help="consumer group and table prefix (agentfold)")
+    worker.add_argument("--prefix", dest="topic_prefix", help="topic prefix (agentfold)")
+    worker.add_argument(
+        "--tick-interval",
+        dest="tick_interval_s",
+        type=float,
+        metavar="S",
+        help="seconds of idleness before a partition gets a clock tick (1; 0 = off)",
+    )
+    worker.add_argument(
+        "--session-timeout",
+        dest="session_timeout_s",
+        type=float,
+        metavar="S",
+        help="consumer session timeout (10; 2 on the embedded broker)",
+    )
+    worker.add_argument(
+        "--heartbeat-interval",
+        dest="heartbeat_interval_s",
+        type=float,
+        metavar="S",
+        help="consumer heartbeat interval (1; 0.3 embedded)",
+    )
+    worker.add_argument(
+        "--commit-interval",
+        dest="commit_interval_s",
+        type=float,
+        metavar="S",
+        help="offset commit interval (1; 0.5 embedded)",
+    )
+    worker.add_argument(
+        "--guarantee",
+        dest="processing_guarantee",
+        choices=["at_least_once", "exactly_once"],
+        help="exactly_once needs transactions (real Kafka only)",
+    )
+    worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _add_config_flags(worker)
+
     topics = sub.add_parser("topics", help="create or list the agentfold topics")
     topics.add_argument("action", choices=["create", "list"])
     topics.add_argument(
@@ -118,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_broker(args)
         if args.command == "topics":
             return cmd_topics(args)
+        if args.command == "worker":
+            return cmd_worker(args)
     except AgentfoldError as exc:
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
@@ -248,6 +299,29 @@ def cmd_broker(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.settings import load_worker_settings
+    from streams.worker import run_worker
+
+    flags = {
+        name: getattr(args, name)
+        for name in (
+            "broker",
+            "partitions",
+            "app_id",
+            "topic_prefix",
+            "tick_interval_s",
+            "session_timeout_s",
+            "heartbeat_interval_s",
+            "commit_interval_s",
+            "processing_guarantee",
+            "log_level",
+        )
+    }
+    ws = load_worker_settings(args.config, os.environ, flags)
+    return run_worker(ws, _fold_config(args))
 
 
 def cmd_topics(args: argparse.Namespace) -> int:

@@ -17,9 +17,9 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from processors.config import FoldConfig
 from schemas.errors import ConfigError
@@ -105,3 +105,73 @@ def load_fold_config(
             where = origin.get(str(err["loc"][0]), "defaults") if err["loc"] else "combined"
             problems.append(f"  {field} (from {where}): {err['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(problems)) from None
+
+
+# ─── worker settings ────────────────────────────────────────────────────────────────
+
+
+class WorkerSettings(BaseModel):
+    """Settings of the live worker (not of the fold). File section [worker]; env
+    AGENTFOLD_<SETTING> (e.g. AGENTFOLD_BROKER); flags override both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    broker: str | None = Field(
+        default=None, description="Kafka bootstrap HOST:PORT; none = start the embedded broker"
+    )
+    app_id: str = "agentfold"
+    topic_prefix: str = "agentfold"
+    partitions: int = Field(default=8, ge=1)
+    tick_interval_s: float = Field(default=1.0, ge=0, description="0 disables clock ticks")
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    counters_interval_s: float = Field(default=30.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _heartbeat_below_session(self) -> WorkerSettings:
+        if self.heartbeat_interval_s * 3 > self.session_timeout_s:
+            raise ValueError(
+                f"heartbeat_interval_s ({self.heartbeat_interval_s}) must be at most a third "
+                f"of session_timeout_s ({self.session_timeout_s})"
+            )
+        return self
+
+
+# Tansu holds a JoinGroup for half the session timeout: keep it short on the embedded broker.
+EMBEDDED_WORKER_DEFAULTS: dict[str, Any] = {
+    "session_timeout_s": 2.0,
+    "heartbeat_interval_s": 0.3,
+    "commit_interval_s": 0.5,
+}
+
+
+def load_worker_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> WorkerSettings:
+    fields = WorkerSettings.model_fields
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        section = read_config_file(config_file).get("worker", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"[worker] in {config_file} must be a table")
+        merged.update(section)
+    for name, raw in (env or {}).items():
+        field = name[len(ENV_PREFIX) :].lower() if name.startswith(ENV_PREFIX) else ""
+        if field in fields:
+            merged[field] = raw if field == "broker" else _parse_scalar(raw)
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if merged.get("broker") is None:
+        merged = {**EMBEDDED_WORKER_DEFAULTS, **merged}
+    try:
+        return WorkerSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = [
+            f"  {'.'.join(str(p) for p in e['loc']) or '(worker)'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigError("invalid worker settings:\n" + "\n".join(problems)) from None

@@ -1,0 +1,194 @@
+"""The live worker: a Faust app folding `agentfold.telemetry` per partition.
+
+Per message: decode and fold (`LivePartition`), send the outputs to their topics on the
+source partition, wait for them to be delivered if there were any, then write the
+touched state to the changelog-backed table in crash-safe order. Faust flushes the
+producer before it commits offsets, so a committed offset never runs ahead of the
+state or outputs of the messages before it. Reprocessing after a crash is idempotent
+(the fold de-duplicates), and an output re-sent after a crash carries the same
+derived `id`: readers de-duplicate on it (see README, "Delivery guarantees").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from processors.config import FoldConfig
+from schemas.codec import canonical_json
+from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.timefmt import format_ms
+from streams.live import LivePartition
+from streams.settings import WorkerSettings
+from streams.state_codec import EXEC_PREFIX, META_PREFIX
+
+log = logging.getLogger("agentfold.worker")
+MiB = 1024 * 1024
+
+
+def tick_event(worker_id: str, partition: int, now_ms: int) -> bytes:
+    """A clock tick for one partition: written to the log so replay sees the same time."""
+    return canonical_json(
+        {
+            "specversion": "1.0",
+            "id": f"tick:{worker_id}:{partition}:{now_ms}",
+            "source": worker_id,
+            "type": "agentfold.tick",
+            "time": format_ms(now_ms),
+            "schema_version": 1,
+            "data": {"partition": partition},
+        }
+    )
+
+
+class FoldWorker:
+    """The Faust app plus the per-partition folds and counters it drives."""
+
+    def __init__(self, ws: WorkerSettings, cfg: FoldConfig) -> None:
+        if ws.broker is None:
+            raise ValueError("FoldWorker needs a broker address (start the embedded one first)")
+        self.ws = ws
+        self.cfg = cfg
+        self.worker_id = f"{ws.app_id}@{socket.gethostname()}:{os.getpid()}"
+        self.lives: dict[int, LivePartition] = {}
+        self.last_seen: dict[int, float] = {}
+        self.counters: Counter[str] = Counter()
+        self.app = self._build()
+
+    def _build(self) -> faust.App:
+        ws = self.ws
+        app = faust.App(
+            ws.app_id,
+            broker=f"kafka://{ws.broker}",
+            store="memory://",
+            topic_partitions=ws.partitions,
+            broker_session_timeout=ws.session_timeout_s,
+            broker_heartbeat_interval=ws.heartbeat_interval_s,
+            broker_commit_interval=ws.commit_interval_s,
+            processing_guarantee=ws.processing_guarantee,
+            consumer_auto_offset_reset="earliest",
+            consumer_max_fetch_size=4 * MiB,  # oversize messages must reach the dead letters
+            producer_max_request_size=2 * MiB,
+            web_enabled=False,
+            table_cleanup_interval=3600.0,
+            # Everything agentfold moves is raw bytes; decoding is schemas.codec's job.
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        # One Schema per channel: Faust mutates a shared Schema when a table adopts it.
+        raw: dict[str, Any] = {
+            "key_type": bytes,
+            "value_type": bytes,
+            "key_serializer": "raw",
+            "value_serializer": "raw",
+        }
+        prefix = ws.topic_prefix
+        self.telemetry = app.topic(f"{prefix}.{TELEMETRY}", partitions=ws.partitions, **raw)
+        self.outputs = {
+            name: app.topic(f"{prefix}.{name}", partitions=ws.partitions, **raw)
+            for name in OUTPUT_TOPICS
+        }
+        self.table = app.Table(
+            "state", default=None, partitions=ws.partitions, schema=faust.Schema(**raw)
+        )
+        app.agent(self.telemetry, name="fold")(self._fold_agent)
+        if ws.tick_interval_s > 0:
+            app.timer(ws.tick_interval_s, name="ticks")(self._ticks)
+        app.timer(ws.counters_interval_s, name="counters")(self._log_counters)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
+        return app
+
+    # ─── the agent ─────────────────────────────────────────────────────────────────
+
+    async def _fold_agent(self, stream: Any) -> None:
+        table = self.table
+        outputs = self.outputs
+        counters = self.counters
+        async for event in stream.events():
+            msg = event.message
+            p = msg.partition
+            self.last_seen[p] = time.monotonic()
+            live = self.lives.get(p)
+            if live is None:
+                live = self.lives[p] = LivePartition(self.cfg, p, self._table_items(p))
+                log.info(
+                    "partition %d: state restored (%d executions)", p, len(live.fold.state.execs)
+                )
+            result = live.process(msg.key, msg.value, msg.topic, msg.offset)
+            counters["messages"] += 1
+            counters["events"] += result.events
+            for reason, n in result.rejected.items():
+                counters[f"deadletter.{reason}"] += n
+            if result.outputs:
+                pending = []
+                for record in result.outputs:
+                    counters[f"out.{record.topic}"] += 1
+                    key = record.key.encode() if record.key is not None else None
+                    pending.append(
+                        await outputs[record.topic].send(
+                            key=key, value=canonical_json(record.value), partition=p
+                        )
+                    )
+                # Delivered before the state that says they were emitted is written.
+                await asyncio.gather(*pending)
+            for key, value in result.writes:
+                if value is None:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = value
+
+    def _table_items(self, partition: int) -> list[tuple[bytes, bytes]]:
+        return [
+            (k, v)
+            for k, v in self.table.items()
+            if v is not None and (k.startswith(EXEC_PREFIX) or k.startswith(META_PREFIX))
+        ]
+
+    async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
+        for tp in revoked:
+            if tp.topic == self.telemetry.get_topic_name():
+                self.lives.pop(tp.partition, None)
+
+    async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
+        # Rebuilt from the recovered table on each partition's next message.
+        for tp in assigned:
+            if tp.topic == self.telemetry.get_topic_name():
+                self.lives.pop(tp.partition, None)
+                self.last_seen.setdefault(tp.partition, time.monotonic())
+
+    # ─── timers ────────────────────────────────────────────────────────────────────
+
+    async def _ticks(self) -> None:
+        """Append a tick to each owned partition that has been idle for an interval."""
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # consumer not started yet
+            return
+        name = self.telemetry.get_topic_name()
+        now = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        for tp in sorted(assignment):
+            if tp.topic != name:
+                continue
+            if now - self.last_seen.get(tp.partition, 0.0) >= self.ws.tick_interval_s:
+                self.last_seen[tp.partition] = now
+                await self.telemetry.send(
+                    value=tick_event(self.worker_id, tp.partition, now_ms),
+                    partition=tp.partition,
+                )
+                self.counters["ticks.sent"] += 1
+
+    async def _log_counters(self) -> None:
+        if self.counters:
+            text = ", ".join(f"{k}={v}" for k, v in sorted(self.counters.items()))
+            log.info("counters: %s", text)

@@ -1,0 +1,147 @@
+"""Reading topics to their end and watching consumer groups catch up (aiokafka).
+
+Used by replay, verification, the demo and the broker-backed tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if parts is None:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, partitions: list[int] | None = None
+) -> dict[int, list[Record]]:
+    """Every record of the topic (or of the given partitions), from the beginning up to
+    the end offsets taken at the start, in partition order."""
+    ends = await end_offsets(bootstrap, topic)
+    wanted = {p: end for p, end in ends.items() if partitions is None or p in partitions}
+    out: dict[int, list[Record]] = {p: [] for p in wanted}
+    todo = {p for p, end in wanted.items() if end > 0}
+    if not todo:
+        return out
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(todo)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while todo:
+            batch = await consumer.getmany(*tps, timeout_ms=1000, max_records=10_000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    if m.offset < wanted[tp.partition]:
+                        out[tp.partition].append(
+                            Record(tp.partition, m.offset, m.key, m.value or b"")
+                        )
+                if out[tp.partition] and out[tp.partition][-1].offset >= wanted[tp.partition] - 1:
+                    todo.discard(tp.partition)
+            for p in list(todo):
+                if (await consumer.position(TopicPartition(topic, p))) >= wanted[p]:
+                    todo.discard(p)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages of `topic` the consumer group has not committed yet (all partitions)."""
+    ends = await end_offsets(bootstrap, topic)
+    # A consumer in the group that never subscribes reads committed offsets without
+    # joining (so it triggers no rebalance); the admin API's response does not decode
+    # against every broker.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        lag = 0
+        for p, end in ends.items():
+            done = await consumer.committed(TopicPartition(topic, p))
+            lag += max(0, end - (done or 0))
+        return lag
+    finally:
+        await consumer.stop()
+
+
+async def wait_caught_up(
+    bootstrap: str, group: str, topic: str, timeout_s: float = 60.0, settle_s: float = 0.0
+) -> None:
+    """Wait until the group has committed everything in `topic` (then `settle_s` more)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            lag = await group_lag(bootstrap, group, topic)
+        except Exception:  # group not there yet
+            lag = -1
+        if lag == 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"group {group} still has {lag} messages of {topic} to process")
+        await asyncio.sleep(0.25)
+    if settle_s:
+        await asyncio.sleep(settle_s)
+
+
+async def produce_lines(
+    bootstrap: str, topic: str, lines: list[bytes], partitions: int, linger_ms: int = 5
+) -> int:
+    """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick without
+    a partition goes to every partition; unparseable lines go unkeyed to partition 0."""
+    import orjson
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=linger_ms, max_request_size=4 << 20
+    )
+    await producer.start()
+    sent = 0
+    try:
+        for line in lines:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            first = obj[0] if isinstance(obj, list) and obj else obj
+            subject = first.get("subject") if isinstance(first, dict) else None
+            if isinstance(subject, str):
+                await producer.send(topic, line, key=subject.encode())
+            elif isinstance(first, dict) and first.get("type") == "agentfold.tick":
+                target = (first.get("data") or {}).get("partition")
+                for p in range(partitions) if target is None else [target]:
+                    await producer.send(topic, line, partition=p)
+            else:
+                await producer.send(topic, line, partition=0)
+            sent += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent

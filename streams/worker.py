@@ -1,0 +1,62 @@
+"""`agentfold worker`: start (or connect to) a broker, create topics, run the fold worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from processors.config import FoldConfig
+from streams.broker import EmbeddedBroker
+from streams.settings import WorkerSettings
+from streams.topics import create_topics
+
+QUIET_LOGGERS = ("faust", "mode", "aiokafka", "kafka")
+
+
+def quiet_internals(level: str) -> None:
+    """Faust, mode and aiokafka are chatty at INFO; keep them at WARNING unless debugging."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
+    import faust
+
+    from streams.app import FoldWorker
+
+    embedded: EmbeddedBroker | None = None
+    if ws.broker is None:
+        embedded = EmbeddedBroker()
+        ws = ws.model_copy(update={"broker": embedded.start()})
+        print(f"agentfold worker: embedded broker on {ws.broker}", file=sys.stderr, flush=True)
+    try:
+        assert ws.broker is not None
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # Faust's worker runs on this loop
+        created = loop.run_until_complete(create_topics(ws.broker, ws.topic_prefix, ws.partitions))
+        if created:
+            print(f"agentfold worker: created {len(created)} topics", file=sys.stderr)
+        worker_app = FoldWorker(ws, cfg)
+        worker = faust.Worker(
+            worker_app.app,
+            loglevel=ws.log_level.upper(),
+            quiet=True,
+            loop=loop,
+            override_logging=True,
+        )
+        quiet_internals(ws.log_level)
+        print(
+            f"agentfold worker: folding {ws.topic_prefix}.telemetry ({ws.partitions} partitions) "
+            f"on {ws.broker} as group {ws.app_id}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,133 @@
+"""The live worker on the real embedded broker: live == offline, bad input, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from processors.config import FoldConfig
+from schemas.outputs import OUTPUT_TOPICS
+from streams.offline import OfflineFold
+from streams.topicio import produce_lines, read_topic, wait_caught_up
+from streams.topics import create_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = ROOT / "examples" / "fleet.jsonl"
+PARTITIONS = 4
+pytestmark = pytest.mark.broker
+
+
+class Worker:
+    """`agentfold worker` as a real subprocess, with the embedded broker's short timeouts."""
+
+    def __init__(self, broker: str, ns: str, log: Path, tick: float = 0) -> None:
+        self.cmd = [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "worker",
+            "--broker",
+            broker,
+            "--partitions",
+            str(PARTITIONS),
+            "--app-id",
+            ns,
+            "--prefix",
+            ns,
+            "--tick-interval",
+            str(tick),
+            "--session-timeout",
+            "2",
+            "--heartbeat-interval",
+            "0.3",
+            "--commit-interval",
+            "0.5",
+            "--log-level",
+            "info",
+        ]
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def offline(lines: list[bytes]) -> dict[tuple[str, int], list[bytes]]:
+    out: dict[tuple[str, int], list[bytes]] = {}
+    for e in OfflineFold(FoldConfig(), PARTITIONS).feed_lines(lines):
+        if e.record.topic != "deadletter":
+            out.setdefault((e.record.topic, e.partition), []).append(
+                orjson.dumps(e.record.value, option=orjson.OPT_SORT_KEYS)
+            )
+    return out
+
+
+def live(broker: str, ns: str) -> tuple[dict[tuple[str, int], list[bytes]], int]:
+    """Every output record, de-duplicated on its derived id; and how many were duplicates."""
+    out: dict[tuple[str, int], list[bytes]] = {}
+    dups = 0
+    for topic in OUTPUT_TOPICS:
+        if topic == "deadletter":
+            continue
+        parts = asyncio.run(read_topic(broker, f"{ns}.{topic}"))
+        for p, records in parts.items():
+            seen: set[str] = set()
+            for r in records:
+                rid = orjson.loads(r.value)["id"]
+                if rid in seen:
+                    dups += 1
+                    continue
+                seen.add(rid)
+                out.setdefault((topic, p), []).append(r.value)
+    return out, dups
+
+
+def dead_letter_reasons(broker: str, ns: str) -> Counter[str]:
+    parts = asyncio.run(read_topic(broker, f"{ns}.deadletter"))
+    return Counter(orjson.loads(r.value)["reason"] for rs in parts.values() for r in rs)
+
+
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+def test_live_worker_equals_offline_fold_of_the_fleet(broker: str, tmp_path: Path) -> None:
+    ns = namespace()
+    lines = lines_of(FLEET)
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, PARTITIONS))
+    worker = Worker(broker, ns, tmp_path / "worker.log")
+    worker.start()
+    try:
+        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", timeout_s=90, settle_s=1))
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    got, dups = live(broker, ns)
+    assert dups == 0
+    assert got == offline(lines)
+    assert dead_letter_reasons(broker, ns) == Counter(
+        {"invalid_json": 2, "schema_violation": 1, "unknown_type": 1}
+    )
