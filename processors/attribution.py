@@ -205,8 +205,8 @@ def build_chain(
         "agent_id": action.agent_id,
         "action_type": action.action_type,
         "goal_id": action.goal_id,
-        "expected_outcome": action.expected_outcome,
-        "acceptance_criteria": action.acceptance_criteria,
+        "expected_outcome": dict(action.expected_outcome),
+        "acceptance_criteria": list(action.acceptance_criteria),
         "started_at": format_ms(action.started_ms),
         "completed_at": format_ms(now),
         "duration_seconds": round(max(0, now - action.started_ms) / 1000, 2),
@@ -223,7 +223,7 @@ def build_chain(
             {
                 "time": format_ms(t),
                 "observation_type": kind,
-                "data": data,
+                "data": dict(data),
                 "source": source,
                 "confidence": confidence,
             }

@@ -246,12 +246,15 @@ class PartitionFold:
         meta = ps.meta
         del ps.execs[ex.execution_id]
         closed = meta.closed
-        closed[ex.execution_id] = (meta.stream_ms, ex.max_seq)
+        closed[ex.execution_id] = (meta.stream_ms, ex.max_seq, meta.released)
+        meta.released += 1
         horizon = meta.stream_ms - self.cfg.closed_retention_s * 1000
         while closed and (
             len(closed) > self.cfg.closed_cap or next(iter(closed.values()))[0] < horizon
         ):
-            del closed[next(iter(closed))]
+            forgotten = next(iter(closed))
+            del closed[forgotten]
+            ps.touched.add(forgotten)  # the driver drops its tombstone too
 
 
 # ─── event handlers, one per type ───────────────────────────────────────────────────

@@ -213,6 +213,8 @@ def _listing(shown: list[str], total: int) -> str:
 
 
 def snapshot(ex: ExecState, label: str) -> OutputRecord:
+    """The run as an output. Copies every container it takes from state: a record must
+    not change when the fold goes on (a batch is serialised after all its events)."""
     run = ex.run
     total = run.total_decisions
     completed = run.completed_ms
@@ -223,8 +225,8 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
         "goal_id": run.goal_id,
         "goal_description": run.goal_description,
         "stream_id": run.stream_id,
-        "input_data": run.input_data,
-        "output_data": run.output_data,
+        "input_data": dict(run.input_data),
+        "output_data": dict(run.output_data),
         "status": run.status,
         "started_at": format_ms(run.started_ms),
         "completed_at": format_ms(completed) if completed is not None else None,
@@ -235,10 +237,10 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
             "failed_decisions": run.failed,
             "total_tokens": run.tokens,
             "total_latency_ms": run.latency_ms,
-            "nodes_executed": run.nodes,
+            "nodes_executed": list(run.nodes),
             "success_rate": run.successful / total if total else 0.0,
         },
-        "problems": run.problems,
+        "problems": [dict(p) for p in run.problems],
         "problem_count": run.problem_count,
         "narrative": run.narrative,
         "seq_gaps": len(ex.missing) + ex.seq_overflow,

@@ -152,7 +152,12 @@ class PartitionMeta:
 
     partition: int
     stream_ms: int = NO_TIME
-    closed: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (ms, max_seq)
+    # released executions, oldest first: id -> (released at ms, max_seq, release number)
+    closed: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    released: int = 0  # releases so far: orders `closed` identically after a restore
+    # The next input offset to fold. Kept by the driver (worker, replay), never read by
+    # the fold: it lets a driver skip what it already applied and notice a gap.
+    next_offset: int = 0
     # counters (plain ints: they are bumped on the hot path)
     events: int = 0
     ticks: int = 0

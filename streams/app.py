@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from faust.types import TP
 
 from processors.config import FoldConfig
@@ -29,6 +30,7 @@ from schemas.timefmt import format_ms
 from streams.live import LivePartition
 from streams.settings import WorkerSettings
 from streams.state_codec import EXEC_PREFIX, META_PREFIX
+from streams.topicio import fetch_range
 
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
@@ -61,6 +63,7 @@ class FoldWorker:
         self.lives: dict[int, LivePartition] = {}
         self.last_seen: dict[int, float] = {}
         self.counters: Counter[str] = Counter()
+        self._gap_consumer: AIOKafkaConsumer | None = None
         self.app = self._build()
 
     def _build(self) -> faust.App:
@@ -83,7 +86,6 @@ class FoldWorker:
             key_serializer="raw",
             value_serializer="raw",
         )
-        # One Schema per channel: Faust mutates a shared Schema when a table adopts it.
         raw: dict[str, Any] = {
             "key_type": bytes,
             "value_type": bytes,
@@ -96,8 +98,9 @@ class FoldWorker:
             name: app.topic(f"{prefix}.{name}", partitions=ws.partitions, **raw)
             for name in OUTPUT_TOPICS
         }
+        # bytes key/value types make the changelog raw too (a Schema would not).
         self.table = app.Table(
-            "state", default=None, partitions=ws.partitions, schema=faust.Schema(**raw)
+            "state", default=None, partitions=ws.partitions, key_type=bytes, value_type=bytes
         )
         app.agent(self.telemetry, name="fold")(self._fold_agent)
         if ws.tick_interval_s > 0:
@@ -110,44 +113,83 @@ class FoldWorker:
     # ─── the agent ─────────────────────────────────────────────────────────────────
 
     async def _fold_agent(self, stream: Any) -> None:
-        table = self.table
-        outputs = self.outputs
-        counters = self.counters
         async for event in stream.events():
             msg = event.message
             p = msg.partition
             self.last_seen[p] = time.monotonic()
             live = self.lives.get(p)
             if live is None:
-                live = self.lives[p] = LivePartition(self.cfg, p, self._table_items(p))
+                live = self.lives[p] = LivePartition(self.cfg, p, self._table_items())
                 log.info(
-                    "partition %d: state restored (%d executions)", p, len(live.fold.state.execs)
+                    "partition %d: state restored (%d executions, next offset %d)",
+                    p,
+                    len(live.fold.state.execs),
+                    live.expected,
                 )
-            result = live.process(msg.key, msg.value, msg.topic, msg.offset)
-            counters["messages"] += 1
-            counters["events"] += result.events
-            for reason, n in result.rejected.items():
-                counters[f"deadletter.{reason}"] += n
-            if result.outputs:
-                pending = []
-                for record in result.outputs:
-                    counters[f"out.{record.topic}"] += 1
-                    key = record.key.encode() if record.key is not None else None
-                    pending.append(
-                        await outputs[record.topic].send(
-                            key=key, value=canonical_json(record.value), partition=p
-                        )
-                    )
-                # Delivered before the state that says they were emitted is written.
-                await asyncio.gather(*pending)
-            for key, value in result.writes:
-                if value is None:
-                    if key in table:
-                        del table[key]
-                else:
-                    table[key] = value
+            if msg.offset > live.expected:
+                await self._fill_gap(live, msg.topic, msg.offset)
+            await self._handle(live, msg.key, msg.value, msg.topic, msg.offset)
 
-    def _table_items(self, partition: int) -> list[tuple[bytes, bytes]]:
+    async def _fill_gap(self, live: LivePartition, topic: str, upto: int) -> None:
+        """Faust skipped offsets (it can, around rebalances): fetch and fold them first."""
+        start = live.expected
+        self.counters["gaps"] += 1
+        log.warning(
+            "partition %d: input offsets %d..%d were skipped; folding them now",
+            live.partition,
+            start,
+            upto - 1,
+        )
+        if self._gap_consumer is None:
+            self._gap_consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.ws.broker,
+                enable_auto_commit=False,
+                max_partition_fetch_bytes=4 * MiB,
+            )
+            await self._gap_consumer.start()
+        for record in await fetch_range(self._gap_consumer, topic, live.partition, start, upto):
+            await self._handle(live, record.key, record.value, topic, record.offset, allow_gap=True)
+
+    async def _handle(
+        self,
+        live: LivePartition,
+        key: bytes | None,
+        value: bytes,
+        topic: str,
+        offset: int,
+        allow_gap: bool = True,
+    ) -> None:
+        counters = self.counters
+        result = live.process(key, value, topic, offset, allow_gap=allow_gap)
+        if result.skipped:
+            counters["skipped_applied"] += 1
+            return
+        counters["messages"] += 1
+        counters["events"] += result.events
+        for reason, n in result.rejected.items():
+            counters[f"deadletter.{reason}"] += n
+        p = live.partition
+        if result.outputs:
+            pending = []
+            for record in result.outputs:
+                counters[f"out.{record.topic}"] += 1
+                out_key = record.key.encode() if record.key is not None else None
+                pending.append(
+                    await self.outputs[record.topic].send(
+                        key=out_key, value=canonical_json(record.value), partition=p
+                    )
+                )
+            # Delivered before the state that says they were emitted is written.
+            await asyncio.gather(*pending)
+        table = self.table
+        for k, v in result.writes:
+            if v is None:
+                if k in table:
+                    del table[k]
+            else:
+                table[k] = v
+
+    def _table_items(self) -> list[tuple[bytes, bytes]]:
         return [
             (k, v)
             for k, v in self.table.items()

@@ -1,11 +1,15 @@
 """One Kafka message in, outputs and ordered state writes out — no Faust, no I/O.
 
 The worker runs this per message; replay runs it over the log. Both therefore compute
-exactly the same thing. Crash consistency rests on the order of `writes`: other
-touched executions, then the partition meta, then the message's own execution last.
-They share one changelog partition, so if the own execution's write survived a crash,
-all earlier writes did too; if it did not, the message is reprocessed and the fold's
-de-duplication makes that idempotent.
+exactly the same thing.
+
+Crash consistency rests on two things. (1) The order of `writes`: other touched
+executions, then the message's own execution, then the partition meta, which carries
+`next_offset`. All share one changelog partition, so a surviving meta write means every
+write of that message survived. (2) The offset guard: a message below `next_offset` is
+already applied and is skipped; one above it means input was skipped upstream (Faust can
+skip offsets around rebalances), and the driver must fold the gap first (`expected`).
+A message reprocessed after a partial write is idempotent: the fold de-duplicates.
 """
 
 from __future__ import annotations
@@ -15,10 +19,17 @@ from dataclasses import dataclass, field
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from processors.state import PartitionMeta
+from processors.state import PartitionState
 from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
 from schemas.outputs import Origin, OutputRecord
-from streams.state_codec import encode_exec, encode_meta, exec_key, meta_key, restore_partition
+from streams.state_codec import (
+    encode_exec,
+    encode_meta,
+    encode_tombstone,
+    exec_key,
+    meta_key,
+    restore_partition,
+)
 
 
 @dataclass(slots=True)
@@ -27,6 +38,16 @@ class MessageResult:
     writes: list[tuple[bytes, bytes | None]] = field(default_factory=list)  # None = delete
     events: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False  # already applied before (offset below next_offset)
+
+
+class OffsetGap(Exception):
+    """Input offsets [expected, got) were never folded; fold them before this message."""
+
+    def __init__(self, partition: int, expected: int, got: int) -> None:
+        super().__init__(f"partition {partition}: expected offset {expected}, got {got}")
+        self.expected = expected
+        self.got = got
 
 
 class LivePartition:
@@ -42,9 +63,22 @@ class LivePartition:
         self.partition = partition
         self.fold = PartitionFold(cfg, partition, restore_partition(partition, table_items))
         self.check_keys = check_keys
-        self._meta_written = _meta_snapshot(self.fold.state.meta)
 
-    def process(self, key: bytes | None, value: bytes, topic: str, offset: int) -> MessageResult:
+    @property
+    def expected(self) -> int:
+        """The next input offset this partition has not folded yet."""
+        return self.fold.state.meta.next_offset
+
+    def process(
+        self, key: bytes | None, value: bytes, topic: str, offset: int, allow_gap: bool = False
+    ) -> MessageResult:
+        """Fold one message. `allow_gap`: the missing offsets are known not to exist
+        (retention or compaction removed them), so accept the jump."""
+        meta = self.fold.state.meta
+        if offset < meta.next_offset:
+            return MessageResult(skipped=True)
+        if offset > meta.next_offset and not allow_gap:
+            raise OffsetGap(self.partition, meta.next_offset, offset)
         result = MessageResult()
         decoded = decode_message(value, key if self.check_keys else NO_KEY_CHECK)
         key_text = key.decode("utf-8", errors="replace") if key is not None else None
@@ -58,29 +92,27 @@ class LivePartition:
             result.events += 1
             result.outputs.extend(fold.apply(event))
             own = event.subject or own
+        meta.next_offset = offset + 1
         self._writes(result, own)
         return result
 
     def _writes(self, result: MessageResult, own: str | None) -> None:
         state = self.fold.state
         touched = self.fold.drain_touched()
-        execs = state.execs
         writes = result.writes
         for exec_id in sorted(touched):
             if exec_id != own:
-                writes.append(self._exec_write(exec_id, execs))
-        snapshot = _meta_snapshot(state.meta)
-        if snapshot != self._meta_written:
-            writes.append((meta_key(self.partition), encode_meta(state.meta)))
-            self._meta_written = snapshot
+                writes.append(self._exec_write(exec_id, state))
         if own is not None and own in touched:
-            writes.append(self._exec_write(own, execs))
+            writes.append(self._exec_write(own, state))
+        # Last: its next_offset says "this message is fully written".
+        writes.append((meta_key(self.partition), encode_meta(state.meta)))
 
-    def _exec_write(self, exec_id: str, execs: dict) -> tuple[bytes, bytes | None]:  # type: ignore[type-arg]
-        ex = execs.get(exec_id)
-        return exec_key(exec_id), None if ex is None else encode_exec(self.partition, ex)
-
-
-def _meta_snapshot(meta: PartitionMeta) -> tuple[int, int, int]:
-    # What must be durable: stream time and the closed set (counters may lag).
-    return meta.stream_ms, len(meta.closed), hash(next(reversed(meta.closed), None))
+    def _exec_write(self, exec_id: str, state: PartitionState) -> tuple[bytes, bytes | None]:
+        ex = state.execs.get(exec_id)
+        if ex is not None:
+            return exec_key(exec_id), encode_exec(self.partition, ex)
+        closed = state.meta.closed.get(exec_id)
+        if closed is not None:
+            return exec_key(exec_id), encode_tombstone(self.partition, closed)
+        return exec_key(exec_id), None  # forgotten tombstone

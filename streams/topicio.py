@@ -145,3 +145,23 @@ async def produce_lines(
     finally:
         await producer.stop()
     return sent
+
+
+async def fetch_range(
+    consumer: AIOKafkaConsumer, topic: str, partition: int, start: int, end: int
+) -> list[Record]:
+    """Records [start, end) of one partition, with a consumer that has no group."""
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    out: list[Record] = []
+    empty_polls = 0
+    while await consumer.position(tp) < end and empty_polls < 3:
+        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+        # Three empty polls in a row: the rest was removed (retention, compaction).
+        empty_polls = 0 if batch else empty_polls + 1
+        for m in batch.get(tp, []):
+            if m.offset >= end:
+                return out
+            out.append(Record(partition, m.offset, m.key, m.value or b""))
+    return out

@@ -1,0 +1,104 @@
+"""A synthetic, deterministic telemetry log for benchmarks and tests (seeded RNG).
+
+Runs start and end, metrics, decisions with outcomes, actions with steps and
+observations — the mix the fold sees in production, at any size.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+
+from schemas.timefmt import format_ms, parse_rfc3339_ms
+
+T0 = parse_rfc3339_ms("2026-11-22T00:00:00Z")
+KINDS = ("metric", "metric", "decision", "outcome", "step", "observation")
+
+
+def generate(n_events: int, n_executions: int, seed: int = 7) -> list[bytes]:
+    """A realistic mix: runs start and end, metrics, decisions with outcomes, actions."""
+    rng = random.Random(seed)
+    lines: list[bytes] = []
+    seqs = [0] * n_executions
+    decisions = [0] * n_executions
+    live = [False] * n_executions
+    t = T0
+    produced = 0
+    while produced < n_events:
+        i = rng.randrange(n_executions)
+        subject = f"exec-{i:06d}"
+        t += rng.randint(0, 40)
+        seqs[i] += 1
+        env: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": f"{subject}-{seqs[i]}",
+            "source": f"agent-{i % 97}",
+            "subject": subject,
+            "time": format_ms(t),
+            "seq": seqs[i],
+            "schema_version": 1,
+        }
+        if not live[i]:
+            live[i] = True
+            env |= {"type": "agentfold.run_started", "data": {"goal_id": "g", "stream_id": "s"}}
+        elif seqs[i] % 400 == 0:
+            live[i] = False
+            env |= {"type": "agentfold.run_ended", "data": {"success": True}}
+        elif seqs[i] % 50 == 2:
+            env |= {
+                "type": "agentfold.action_started",
+                "data": {"action_id": f"{subject}-a{seqs[i]}", "action_type": "t"},
+            }
+        elif seqs[i] % 50 == 40:
+            env |= {
+                "type": "agentfold.action_completed",
+                "data": {"action_id": f"{subject}-a{seqs[i] - 38}", "outcome": {"ok": 1}},
+            }
+        else:
+            kind = rng.choice(KINDS)
+            aid = f"{subject}-a{seqs[i] - seqs[i] % 50 + 2}"
+            if kind == "metric":
+                name = rng.choice(("impressions", "engagements", "latency"))
+                data: dict[str, Any] = {"name": name, "value": seqs[i] * 3.0, "unit": "n"}
+            elif kind == "decision":
+                data = {
+                    "decision_id": f"dec_{decisions[i]}",
+                    "node_id": "planner",
+                    "intent": "choose",
+                    "chosen_option_id": "a",
+                }
+                decisions[i] += 1
+            elif kind == "outcome":
+                data = {
+                    "decision_id": f"dec_{max(0, decisions[i] - 1)}",
+                    "success": True,
+                    "result": {"n": 1},
+                    "tokens_used": 12,
+                }
+            elif kind == "step":
+                data = {"action_id": aid, "description": "step", "confidence": 0.7}
+            else:
+                data = {"action_id": aid, "observation_type": "sensor", "data": {"v": 1}}
+            env |= {"type": f"agentfold.{kind}", "data": data}
+        lines.append(orjson.dumps(env))
+        produced += 1
+    return lines
+
+
+def batched(lines: list[bytes], max_events: int) -> list[bytes]:
+    """Group events into SDK-style messages: JSON arrays of one execution's consecutive
+    events (up to `max_events`), flushed when another execution's event comes."""
+    out: list[bytes] = []
+    pending: dict[str, list[bytes]] = {}
+    for line in lines:
+        subject = orjson.loads(line)["subject"]
+        group = pending.setdefault(subject, [])
+        group.append(line)
+        if len(group) >= max_events:
+            out.append(b"[" + b",".join(group) + b"]")
+            del pending[subject]
+    for group in pending.values():
+        out.append(b"[" + b",".join(group) + b"]")
+    return out
