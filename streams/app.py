@@ -22,6 +22,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer
 from faust.types import TP
+from faust.types.tuples import Message
 
 from processors.config import FoldConfig
 from schemas.codec import canonical_json
@@ -147,8 +148,26 @@ class FoldWorker:
                 max_partition_fetch_bytes=4 * MiB,
             )
             await self._gap_consumer.start()
+        consumer = self.app.consumer
+        tp = TP(topic, live.partition)
         for record in await fetch_range(self._gap_consumer, topic, live.partition, start, upto):
             await self._handle(live, record.key, record.value, topic, record.offset, allow_gap=True)
+            # Faust never delivered these, so it would never ack them nor commit past
+            # them: acknowledge each through its consumer's public ack().
+            consumer.ack(
+                Message(
+                    topic,
+                    live.partition,
+                    record.offset,
+                    0.0,
+                    0,
+                    None,
+                    record.key,
+                    record.value,
+                    None,
+                    tp=tp,
+                )
+            )
 
     async def _handle(
         self,
@@ -233,4 +252,5 @@ class FoldWorker:
     async def _log_counters(self) -> None:
         if self.counters:
             text = ", ".join(f"{k}={v}" for k, v in sorted(self.counters.items()))
-            log.info("counters: %s", text)
+            positions = " ".join(f"{p}:{live.expected}" for p, live in sorted(self.lives.items()))
+            log.info("counters: %s; next offsets %s", text, positions)

@@ -74,6 +74,11 @@ async def read_topic(
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Messages of `topic` the consumer group has not committed yet (all partitions)."""
+    return sum((await group_positions(bootstrap, group, topic)).values())
+
+
+async def group_positions(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """Per partition: messages not committed yet by the group."""
     ends = await end_offsets(bootstrap, topic)
     # A consumer in the group that never subscribes reads committed offsets without
     # joining (so it triggers no rebalance); the admin API's response does not decode
@@ -83,11 +88,11 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     )
     await consumer.start()
     try:
-        lag = 0
+        lags = {}
         for p, end in ends.items():
             done = await consumer.committed(TopicPartition(topic, p))
-            lag += max(0, end - (done or 0))
-        return lag
+            lags[p] = max(0, end - (done or 0))
+        return lags
     finally:
         await consumer.stop()
 
@@ -105,7 +110,12 @@ async def wait_caught_up(
         if lag == 0:
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"group {group} still has {lag} messages of {topic} to process")
+            detail = await group_positions(bootstrap, group, topic)
+            ends = await end_offsets(bootstrap, topic)
+            raise TimeoutError(
+                f"group {group} still has {lag} messages of {topic} to process "
+                f"(uncommitted per partition {detail}, end offsets {ends})"
+            )
         await asyncio.sleep(0.25)
     if settle_s:
         await asyncio.sleep(settle_s)
