@@ -65,6 +65,7 @@ class FoldWorker:
         self.last_seen: dict[int, float] = {}
         self.counters: Counter[str] = Counter()
         self._gap_consumer: AIOKafkaConsumer | None = None
+        self._delivered: dict[int, int] = {}  # partition -> offset after the last delivered
         self.app = self._build()
 
     def _build(self) -> faust.App:
@@ -129,7 +130,21 @@ class FoldWorker:
                 )
             if msg.offset > live.expected:
                 await self._fill_gap(live, msg.topic, msg.offset)
+            self._ack_skipped(msg.topic, p, msg.offset)
             await self._handle(live, msg.key, msg.value, msg.topic, msg.offset)
+
+    def _ack_skipped(self, topic: str, partition: int, offset: int) -> None:
+        """Acknowledge offsets Faust jumped over before `offset` (all are folded by now:
+        earlier, or just now by _fill_gap). Unacknowledged, they would stop its commits."""
+        consumer = self.app.consumer
+        tp = TP(topic, partition)
+        start = self._delivered.get(partition)
+        if start is None:  # first message since assignment: from the committed offset
+            committed = getattr(consumer, "_committed_offset", {}).get(tp)
+            start = offset if committed is None else committed
+        for skipped in range(start, offset):
+            consumer.ack(Message(topic, partition, skipped, 0.0, 0, None, None, None, None, tp=tp))
+        self._delivered[partition] = offset + 1
 
     async def _fill_gap(self, live: LivePartition, topic: str, upto: int) -> None:
         """Faust skipped offsets (it can, around rebalances): fetch and fold them first."""
@@ -148,26 +163,8 @@ class FoldWorker:
                 max_partition_fetch_bytes=4 * MiB,
             )
             await self._gap_consumer.start()
-        consumer = self.app.consumer
-        tp = TP(topic, live.partition)
         for record in await fetch_range(self._gap_consumer, topic, live.partition, start, upto):
             await self._handle(live, record.key, record.value, topic, record.offset, allow_gap=True)
-            # Faust never delivered these, so it would never ack them nor commit past
-            # them: acknowledge each through its consumer's public ack().
-            consumer.ack(
-                Message(
-                    topic,
-                    live.partition,
-                    record.offset,
-                    0.0,
-                    0,
-                    None,
-                    record.key,
-                    record.value,
-                    None,
-                    tp=tp,
-                )
-            )
 
     async def _handle(
         self,
@@ -219,12 +216,14 @@ class FoldWorker:
         for tp in revoked:
             if tp.topic == self.telemetry.get_topic_name():
                 self.lives.pop(tp.partition, None)
+                self._delivered.pop(tp.partition, None)
 
     async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
         # Rebuilt from the recovered table on each partition's next message.
         for tp in assigned:
             if tp.topic == self.telemetry.get_topic_name():
                 self.lives.pop(tp.partition, None)
+                self._delivered.pop(tp.partition, None)
                 self.last_seen.setdefault(tp.partition, time.monotonic())
 
     # ─── timers ────────────────────────────────────────────────────────────────────

@@ -21,7 +21,15 @@ class Record:
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """The true end (high watermark) of every partition of `topic`.
+
+    Not ListOffsets alone: the embedded broker (Tansu 0.6) answers it with a value below
+    the end when records were produced in batches. A fetch response carries the real high
+    watermark, and fetching at the under-reported offset is always in range.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic)
@@ -29,8 +37,23 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
             await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        ends = await consumer.end_offsets(tps) if tps else {}
-        return {tp.partition: off for tp, off in ends.items()}
+        if not tps:
+            return {}
+        listed = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, listed[tp])
+        ends: dict[int, int] = {}
+        deadline = time.monotonic() + 30
+        while len(ends) < len(tps):
+            await consumer.getmany(*tps, timeout_ms=200, max_records=1)
+            for tp in tps:
+                hw = consumer.highwater(tp)
+                if hw is not None:
+                    ends[tp.partition] = max(hw, listed[tp])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no high watermark for {topic} after 30 s")
+        return ends
     finally:
         await consumer.stop()
 

@@ -109,3 +109,23 @@ def test_broker_command_prints_its_address_and_stops_on_sigterm() -> None:
     finally:
         proc.terminate()
     assert proc.wait(timeout=15) == 0
+
+
+def test_end_offsets_and_reads_are_complete_for_batched_produce(broker: str) -> None:
+    """Tansu's ListOffsets under-reports the end after batched produce; ours must not."""
+    from streams.topicio import end_offsets, read_topic
+
+    asyncio.run(create_topics(broker, "t4", 3))
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=20)
+        await producer.start()
+        for i in range(600):
+            await producer.send("t4.telemetry", b"%d" % i, partition=i % 2)
+        await producer.stop()
+
+    asyncio.run(produce())
+    assert asyncio.run(end_offsets(broker, "t4.telemetry")) == {0: 300, 1: 300, 2: 0}
+    parts = asyncio.run(read_topic(broker, "t4.telemetry"))
+    assert [len(parts[p]) for p in range(3)] == [300, 300, 0]
+    assert [r.value for r in parts[1][:2]] == [b"1", b"3"]
