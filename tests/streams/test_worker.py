@@ -169,3 +169,82 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(broker: str, tmp_pa
     planned = sum(b'"status":"planned"' in v for vs in got.values() for v in vs)
     assert planned == sum(b'"status":"planned"' in v for vs in expected.values() for v in vs)
     print(f"crash test: {kills} kills, {dups} re-sent outputs removed by id")
+
+
+def test_bad_input_is_dead_lettered_and_valid_neighbours_processed(
+    broker: str, tmp_path: Path
+) -> None:
+    import base64
+
+    from aiokafka import AIOKafkaProducer
+
+    ns = namespace()
+    topic = f"{ns}.telemetry"
+
+    def event(i: int, subject: str = "exec-ok", **over: object) -> dict:
+        return {
+            "specversion": "1.0",
+            "id": f"e{i}",
+            "source": "a",
+            "subject": subject,
+            "type": "agentfold.run_started",
+            "time": "2026-11-22T10:00:00Z",
+            "seq": i,
+            "data": {"goal_id": "g"},
+            **over,
+        }
+
+    bad: list[tuple[bytes | None, bytes, str]] = [
+        (b"exec-ok", b"\xff\xfe\x00 garbage", "invalid_json"),
+        (b"exec-ok", b'{"type": "agentfold.run_started",', "invalid_json"),
+        (b"exec-ok", orjson.dumps(event(90, type="agentfold.telepathy")), "unknown_type"),
+        (b"exec-ok", orjson.dumps(event(91, time="yesterday")), "schema_violation"),
+        (b"someone-else", orjson.dumps(event(92)), "key_mismatch"),
+        (None, orjson.dumps(event(93)), "key_mismatch"),
+        (b"exec-ok", b'{"pad": "' + b"x" * (1024 * 1024 + 10) + b'"}', "oversize"),
+    ]
+    good_batch = orjson.dumps(
+        [
+            event(1),
+            {**event(2, type="agentfold.metric"), "data": {"name": "x"}},  # invalid
+            {**event(3, type="agentfold.run_ended"), "data": {"success": True}},
+        ]
+    )
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=4 << 20)
+        await producer.start()
+        for key, value, _ in bad:
+            await producer.send_and_wait(topic, value, key=key)
+        await producer.send_and_wait(topic, good_batch, key=b"exec-ok")
+        await producer.stop()
+
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce())
+    worker = Worker(broker, ns, tmp_path / "worker.log")
+    worker.start()
+    try:
+        asyncio.run(wait_caught_up(broker, ns, topic, timeout_s=90, settle_s=1))
+    finally:
+        assert worker.stop() == 0
+    letters = [
+        orjson.loads(r.value)
+        for rs in asyncio.run(read_topic(broker, f"{ns}.deadletter")).values()
+        for r in rs
+    ]
+    assert Counter(d["reason"] for d in letters) == Counter(
+        [reason for _, _, reason in bad] + ["schema_violation"]
+    )
+    for d in letters:
+        assert d["origin"]["topic"] == topic and d["origin"]["offset"] is not None
+        assert d["error"]
+    garbage = next(d for d in letters if d["original"] == base64.b64encode(bad[0][1]).decode())
+    assert garbage["key"] == "exec-ok"
+    oversize = next(d for d in letters if d["reason"] == "oversize")
+    assert oversize["original_truncated"] and oversize["original_size"] > 1024 * 1024
+    runs = [
+        orjson.loads(r.value)
+        for rs in asyncio.run(read_topic(broker, f"{ns}.runs")).values()
+        for r in rs
+    ]
+    assert [r["status"] for r in runs if r["execution_id"] == "exec-ok"] == ["running", "completed"]
