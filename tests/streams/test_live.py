@@ -215,3 +215,50 @@ def test_batched_messages_give_the_same_records_as_single_events() -> None:
     keyed = [(orjson.loads(m)[0]["subject"].encode(), m) for m in messages]
     got, _ = run(LivePartition(CFG, 0), keyed)
     assert sorted(got) == sorted(expected)
+
+
+def test_completed_executions_leave_only_tombstones_in_the_table() -> None:
+    """~100,000 events; every run ends; once their timers fire, the table holds no state."""
+    from streams.synthetic import batched, generate
+
+    lines = generate(100_000, 1000, seed=5)
+    last_seq: dict[str, int] = {}
+    for line in lines:
+        obj = orjson.loads(line)
+        last_seq[obj["subject"]] = obj["seq"]
+    enders = [
+        orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": f"{s}-end",
+                "source": "a",
+                "subject": s,
+                "type": "agentfold.run_ended",
+                "time": "2026-11-23T00:00:00Z",
+                "seq": n + 1,
+                "data": {"success": True},
+            }
+        )
+        for s, n in sorted(last_seq.items())
+    ]
+    far_tick = (
+        b'{"specversion":"1.0","id":"t","source":"w","type":"agentfold.tick",'
+        b'"time":"2026-11-24T00:00:00Z"}'
+    )
+    messages = [(None, m) for m in batched(lines, 50)] + [(None, e) for e in enders]
+    messages.append((None, far_tick))
+    live = LivePartition(CFG, 0, check_keys=False)
+    table: dict[bytes, bytes] = {}
+    peak = 0
+    for offset, (key, value) in enumerate(messages):
+        for k, v in live.process(key, value, "t", offset).writes:
+            if v is None:
+                table.pop(k, None)
+            else:
+                table[k] = v
+        peak = max(peak, len(table))
+    live_state = [k for k, v in table.items() if k.startswith(b"x:") and b'"closed"' not in v]
+    assert live_state == []
+    assert live.fold.state.execs == {} and live.fold.state.open_actions == {}
+    assert len(table) <= 1 + CFG.closed_cap  # tombstones (bounded) and the partition record
+    assert peak <= 1 + 1000 + CFG.closed_cap
