@@ -1,0 +1,188 @@
+"""Live throughput on the embedded broker, all measured in one run: `make bench`.
+
+  (a) raw    aiokafka consume + orjson.loads of every message — the ceiling
+  (b) noop   a Faust agent that does nothing per message
+  (c) worker `agentfold worker` on single-event messages
+  (d) worker `agentfold worker` on SDK-style messages of 50 events
+Rates for (b)–(d) run from the first committed progress to fully caught up, so process
+start-up and group joins are not counted. Targets: (d) ≥ 100,000 events/s per worker
+process; (c) ≥ 0.6 × (b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.broker import EmbeddedBroker
+from streams.synthetic import batched, generate
+from streams.topicio import end_offsets, group_positions, produce_lines
+from streams.topics import create_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+    )
+    await consumer.start()
+    try:
+        ends = await end_offsets(bootstrap, topic)
+        tps = [TopicPartition(topic, p) for p in ends]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        while seen < expected:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for msgs in batch.values():
+                for m in msgs:
+                    orjson.loads(m.value or b"null")
+                    seen += 1
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dict) -> float:
+    """Run a consumer process; seconds from its first committed progress to caught up."""
+    total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            try:
+                lag = sum(asyncio.run(group_positions(bootstrap, group, topic)).values())
+            except Exception:
+                lag = total
+            now = time.monotonic()
+            if first is None and lag < total:
+                first = (now, lag)
+            if lag == 0 and first is not None:
+                done_msgs = total - first[1]
+                return (now - first[0]) * total / max(done_msgs, 1)
+            time.sleep(0.1)
+        raise TimeoutError(f"{cmd[2:4]} did not catch up")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--broker",
+        bootstrap,
+        "--app-id",
+        ns,
+        "--prefix",
+        ns,
+        "--partitions",
+        str(partitions),
+        "--tick-interval",
+        "0",
+        "--session-timeout",
+        "2",
+        "--heartbeat-interval",
+        "0.3",
+        "--commit-interval",
+        "0.5",
+        "--log-level",
+        "warning",
+    ]
+
+
+def line(
+    label: str, events: int, seconds: float, ceiling: float | None, noop: float | None
+) -> float:
+    rate = events / seconds
+    parts = [f"  {label:<34} {rate:>10,.0f} events/s"]
+    if ceiling:
+        parts.append(f"{rate / ceiling:5.2f}× raw")
+    if noop:
+        parts.append(f"{rate / noop:5.2f}× noop")
+    print("   ".join(parts))
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="events for (d)")
+    parser.add_argument("--executions", type=int, default=2_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--single-events",
+        type=int,
+        default=5_000,
+        help="events for (b) and (c), one per message (slow today: see the issue notes)",
+    )
+    args = parser.parse_args()
+    lines = generate(args.events, args.executions)
+    batches = batched(lines, 50)
+    size = sum(len(x) for x in lines) / len(lines)
+    print(
+        f"bench/live.py: {len(lines):,} events, {args.executions:,} keys, {args.partitions} "
+        f"partitions, {size:.0f} B/event; single = 1 event/message, batched = 50 "
+        f"({len(batches):,} messages); embedded broker (Tansu)"
+    )
+    env = dict(os.environ)
+    with EmbeddedBroker() as bs:
+        asyncio.run(create_topics(bs, "bs", args.partitions))
+        asyncio.run(create_topics(bs, "bb", args.partitions))
+        singles = lines[: args.single_events]
+        asyncio.run(produce_lines(bs, "bs.telemetry", singles, args.partitions))
+        asyncio.run(produce_lines(bs, "bb.telemetry", batches, args.partitions))
+        raw = line(
+            "(a) raw aiokafka + orjson",
+            len(lines),
+            asyncio.run(raw_consume(bs, "bs.telemetry", len(lines))),
+            None,
+            None,
+        )
+        noop_env = {**env, "NOOP_BROKER": bs, "NOOP_GROUP": "noop", "NOOP_TOPIC": "bs.telemetry"}
+        noop_s = timed_group(
+            bs,
+            "noop",
+            "bs.telemetry",
+            [sys.executable, str(ROOT / "bench" / "faust_noop.py"), "worker"],
+            noop_env,
+        )
+        noop = line("(b) Faust no-op agent", len(lines), noop_s, raw, None)
+        single = line(
+            "(c) worker, single-event messages",
+            len(lines),
+            timed_group(bs, "bs", "bs.telemetry", worker_cmd(bs, "bs", args.partitions), env),
+            raw,
+            noop,
+        )
+        batch = line(
+            "(d) worker, 50-event messages",
+            len(lines),
+            timed_group(bs, "bb", "bb.telemetry", worker_cmd(bs, "bb", args.partitions), env),
+            raw,
+            noop,
+        )
+    print(
+        f"  targets: (d) ≥ 100,000 events/s → {'met' if batch >= 100_000 else 'NOT met'}; "
+        f"(c) ≥ 0.6 × (b) → {'met' if single >= 0.6 * noop else 'NOT met'} "
+        f"({single / noop:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
