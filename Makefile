@@ -33,7 +33,6 @@ unit: setup
 
 bench: setup
 	$(PY) bench/fold.py
-	$(PY) bench/live.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/
