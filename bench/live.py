@@ -64,6 +64,7 @@ def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dic
     )
     try:
         first: tuple[float, int] | None = None
+        last_untouched = time.monotonic()  # last poll that saw no progress at all
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             try:
@@ -71,11 +72,17 @@ def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dic
             except Exception:
                 lag = total
             now = time.monotonic()
-            if first is None and lag < total:
+            if lag >= total:
+                last_untouched = now
+            elif first is None:
                 first = (now, lag)
-            if lag == 0 and first is not None:
-                done_msgs = total - first[1]
-                return (now - first[0]) * total / max(done_msgs, 1)
+            if lag == 0:
+                # Finished between two polls: time it from the last untouched poll
+                # (conservative: it includes part of the start-up).
+                start, lag_at_start = first if first is not None else (last_untouched, total)
+                if first is not None and first[1] == 0:
+                    start, lag_at_start = last_untouched, total
+                return (now - start) * total / max(lag_at_start, 1)
             time.sleep(0.1)
         raise TimeoutError(f"{cmd[2:4]} did not catch up")
     finally:
