@@ -29,6 +29,7 @@ from streams.broker import EmbeddedBroker
 from streams.synthetic import batched, generate
 from streams.topicio import end_offsets, group_positions, produce_lines
 from streams.topics import create_topics
+from streams.worker import worker_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,30 +92,7 @@ def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dic
 
 
 def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "worker",
-        "--broker",
-        bootstrap,
-        "--app-id",
-        ns,
-        "--prefix",
-        ns,
-        "--partitions",
-        str(partitions),
-        "--tick-interval",
-        "0",
-        "--session-timeout",
-        "2",
-        "--heartbeat-interval",
-        "0.3",
-        "--commit-interval",
-        "0.5",
-        "--log-level",
-        "warning",
-    ]
+    return worker_argv(bootstrap, ns, partitions, log_level="warning")
 
 
 def line(

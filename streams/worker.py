@@ -60,3 +60,38 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def worker_argv(
+    broker: str,
+    app_id: str,
+    partitions: int,
+    tick_interval_s: float = 0.0,
+    log_level: str = "info",
+) -> list[str]:
+    """Command line of a worker subprocess on the embedded broker (its short group timeouts),
+    with app id and topic prefix both `app_id`: for tests, benchmarks and the demo."""
+    return [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--broker",
+        broker,
+        "--app-id",
+        app_id,
+        "--prefix",
+        app_id,
+        "--partitions",
+        str(partitions),
+        "--tick-interval",
+        str(tick_interval_s),
+        "--session-timeout",
+        "2",
+        "--heartbeat-interval",
+        "0.3",
+        "--commit-interval",
+        "0.5",
+        "--log-level",
+        log_level,
+    ]

@@ -6,7 +6,6 @@ import asyncio
 import random
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -19,6 +18,7 @@ from schemas.outputs import OUTPUT_TOPICS
 from streams.offline import OfflineFold
 from streams.topicio import produce_lines, read_topic, wait_caught_up
 from streams.topics import create_topics
+from streams.worker import worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet.jsonl"
@@ -30,30 +30,9 @@ class Worker:
     """`agentfold worker` as a real subprocess, with the embedded broker's short timeouts."""
 
     def __init__(self, broker: str, ns: str, log: Path, tick: float = 0) -> None:
-        self.cmd = [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "worker",
-            "--broker",
-            broker,
-            "--partitions",
-            str(PARTITIONS),
-            "--app-id",
-            ns,
-            "--prefix",
-            ns,
-            "--tick-interval",
-            str(tick),
-            "--session-timeout",
-            "2",
-            "--heartbeat-interval",
-            "0.3",
-            "--commit-interval",
-            "0.5",
-            "--log-level",
-            "info",
-        ]
+        self.cmd = worker_argv(broker, ns, PARTITIONS, tick_interval_s=tick)
+        self.broker = broker
+        self.ns = ns
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -70,6 +49,15 @@ class Worker:
         assert self.proc is not None
         self.proc.terminate()
         return self.proc.wait(timeout=30)
+
+    def finish(self, timeout_s: float) -> None:
+        """Wait until the group has committed all input, then stop cleanly."""
+        try:
+            asyncio.run(
+                wait_caught_up(self.broker, self.ns, f"{self.ns}.telemetry", timeout_s, settle_s=1)
+            )
+        finally:
+            assert self.stop() == 0, self.log.read_text()[-3000:]
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -122,10 +110,7 @@ def test_live_worker_equals_offline_fold_of_the_fleet(broker: str, tmp_path: Pat
     asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, PARTITIONS))
     worker = Worker(broker, ns, tmp_path / "worker.log")
     worker.start()
-    try:
-        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", timeout_s=90, settle_s=1))
-    finally:
-        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    worker.finish(timeout_s=90)
     got, dups = live(broker, ns)
     assert dups == 0
     assert got == offline(lines)
@@ -156,10 +141,7 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(broker: str, tmp_pa
         worker.kill()
         kills += 1
     worker.start()
-    try:
-        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", timeout_s=240, settle_s=1))
-    finally:
-        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    worker.finish(timeout_s=240)
     got, dups = live(broker, ns)
     expected = offline(lines)
     assert kills >= 5
@@ -223,10 +205,7 @@ def test_bad_input_is_dead_lettered_and_valid_neighbours_processed(
     asyncio.run(produce())
     worker = Worker(broker, ns, tmp_path / "worker.log")
     worker.start()
-    try:
-        asyncio.run(wait_caught_up(broker, ns, topic, timeout_s=90, settle_s=1))
-    finally:
-        assert worker.stop() == 0
+    worker.finish(timeout_s=90)
     letters = [
         orjson.loads(r.value)
         for rs in asyncio.run(read_topic(broker, f"{ns}.deadletter")).values()
