@@ -33,6 +33,7 @@ unit: setup
 
 bench: setup
 	$(PY) bench/fold.py
+	$(PY) bench/live.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/

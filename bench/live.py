@@ -1,7 +1,6 @@
 """Live throughput on the embedded broker, all measured in one run.
 
-NOT YET IN `make bench`: a full run hung in one of the timed stages (see the issue
-notes); run it by hand with small sizes: python bench/live.py --events 20000.
+Stages (a)–(c) use the first --single-events events, (d) all --events of them.
 
   (a) raw    aiokafka consume + orjson.loads of every message — the ceiling
   (b) noop   a Faust agent that does nothing per message
@@ -34,25 +33,29 @@ from streams.worker import worker_argv
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+async def raw_consume(bootstrap: str, topic: str) -> tuple[int, float]:
+    """Read the whole topic (to its true ends) decoding every value; (messages, seconds)."""
+    ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
     )
     await consumer.start()
     try:
-        ends = await end_offsets(bootstrap, topic)
-        tps = [TopicPartition(topic, p) for p in ends]
+        tps = [TopicPartition(topic, p) for p, end in ends.items() if end > 0]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = 0
         started = time.perf_counter()
-        while seen < expected:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            for msgs in batch.values():
+        todo = set(tps)
+        while todo:
+            batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=10_000)
+            for tp, msgs in batch.items():
                 for m in msgs:
                     orjson.loads(m.value or b"null")
                     seen += 1
-        return time.perf_counter() - started
+                if msgs and msgs[-1].offset >= ends[tp.partition] - 1:
+                    todo.discard(tp)
+        return seen, time.perf_counter() - started
     finally:
         await consumer.stop()
 
@@ -124,9 +127,10 @@ def main() -> None:
     batches = batched(lines, 50)
     size = sum(len(x) for x in lines) / len(lines)
     print(
-        f"bench/live.py: {len(lines):,} events, {args.executions:,} keys, {args.partitions} "
-        f"partitions, {size:.0f} B/event; single = 1 event/message, batched = 50 "
-        f"({len(batches):,} messages); embedded broker (Tansu)"
+        f"bench/live.py: {len(lines):,} events ((a)-(c): the first {args.single_events:,}, "
+        f"1 event/message; (d): all, 50/message = {len(batches):,} messages), "
+        f"{args.executions:,} keys, {args.partitions} partitions, {size:.0f} B/event, "
+        f"embedded broker (Tansu); (b)-(d) timed from first commit to caught up"
     )
     env = dict(os.environ)
     with EmbeddedBroker() as bs:
@@ -135,13 +139,8 @@ def main() -> None:
         singles = lines[: args.single_events]
         asyncio.run(produce_lines(bs, "bs.telemetry", singles, args.partitions))
         asyncio.run(produce_lines(bs, "bb.telemetry", batches, args.partitions))
-        raw = line(
-            "(a) raw aiokafka + orjson",
-            len(lines),
-            asyncio.run(raw_consume(bs, "bs.telemetry", len(lines))),
-            None,
-            None,
-        )
+        raw_n, raw_s = asyncio.run(raw_consume(bs, "bs.telemetry"))
+        raw = line("(a) raw aiokafka + orjson", raw_n, raw_s, None, None)
         noop_env = {**env, "NOOP_BROKER": bs, "NOOP_GROUP": "noop", "NOOP_TOPIC": "bs.telemetry"}
         noop_s = timed_group(
             bs,
@@ -150,10 +149,10 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "faust_noop.py"), "worker"],
             noop_env,
         )
-        noop = line("(b) Faust no-op agent", len(lines), noop_s, raw, None)
+        noop = line("(b) Faust no-op agent", len(singles), noop_s, raw, None)
         single = line(
             "(c) worker, single-event messages",
-            len(lines),
+            len(singles),
             timed_group(bs, "bs", "bs.telemetry", worker_cmd(bs, "bs", args.partitions), env),
             raw,
             noop,
