@@ -9,7 +9,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +150,6 @@ async def produce_lines(
 ) -> int:
     """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick without
     a partition goes to every partition; unparseable lines go unkeyed to partition 0."""
-    import orjson
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=linger_ms, max_request_size=4 << 20
     )
