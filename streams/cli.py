@@ -32,6 +32,20 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_broker_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--broker",
+        default=os.environ.get("AGENTFOLD_BROKER"),
+        metavar="HOST:PORT",
+        help="Kafka bootstrap servers (default: $AGENTFOLD_BROKER)",
+    )
+    p.add_argument(
+        "--prefix",
+        default=os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold"),
+        help="topic name prefix (default agentfold)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentfold",
@@ -130,25 +144,76 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     _add_config_flags(worker)
 
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild the outputs from the telemetry log (whole, one execution, or as of a time)",
+        description="Read <prefix>.telemetry from the beginning of every partition up to the "
+        "end offsets taken at start, fold it with the same code and settings as the worker, "
+        "and write the outputs (the records of `agentfold fold`) to a file, stdout, or shadow "
+        "topics — never to the live output topics. Pass the worker's --config/--set.",
+        epilog="examples:\n"
+        "  agentfold replay --broker localhost:9092 --out rebuilt.jsonl\n"
+        "  agentfold replay --broker localhost:9092 --verify\n"
+        "  agentfold replay --broker localhost:9092 --execution exec-42 --until "
+        "2026-11-22T10:00:00Z\n"
+        "  agentfold replay --broker localhost:9092 --to-prefix shadow-1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_broker_flags(replay)
+    replay.add_argument("--execution", metavar="ID", help="rebuild only this execution")
+    replay.add_argument(
+        "--until",
+        metavar="TIME",
+        help="rebuild the state as of this event time (RFC 3339, e.g. 2026-11-22T10:00:00Z)",
+    )
+    replay.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write records here (- = stdout; the default unless --to-prefix or --verify)",
+    )
+    replay.add_argument(
+        "--to-prefix",
+        metavar="PREFIX",
+        help="also write records to shadow topics PREFIX.<topic> (created; must be new)",
+    )
+    replay.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare with the live output topics; exit 1 on any difference",
+    )
+    replay.add_argument(
+        "--jobs", type=int, metavar="N", help="processes folding partitions (default: CPUs)"
+    )
+    replay.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+    _add_config_flags(replay)
+
+    runs = sub.add_parser(
+        "runs",
+        help="show one execution, or list runs, rebuilt from the log",
+        description="`runs show ID` replays the execution's partition and prints its run, "
+        "decisions with outcomes, problems, windows and scores, healing actions and attempts, "
+        "and attribution chains. `runs list` replays everything and lists the runs.",
+    )
+    runs_sub = runs.add_subparsers(dest="runs_action", metavar="ACTION", required=True)
+    show = runs_sub.add_parser("show", help="one execution, for a person (or --json)")
+    show.add_argument("execution", metavar="ID")
+    listing = runs_sub.add_parser("list", help="every run: status, goal, duration, decisions")
+    listing.add_argument("--status", help="only runs with this status (e.g. running, failed)")
+    listing.add_argument("--goal", metavar="G", help="only runs of this goal id")
+    for p in (show, listing):
+        _add_broker_flags(p)
+        p.add_argument("--json", action="store_true", help="JSON instead of text")
+        _add_config_flags(p)
+
     topics = sub.add_parser("topics", help="create or list the agentfold topics")
     topics.add_argument("action", choices=["create", "list"])
-    topics.add_argument(
-        "--broker",
-        default=os.environ.get("AGENTFOLD_BROKER"),
-        metavar="HOST:PORT",
-        help="Kafka bootstrap servers (default: $AGENTFOLD_BROKER)",
-    )
+    _add_broker_flags(topics)
     topics.add_argument(
         "--partitions",
         type=int,
         default=int(os.environ.get("AGENTFOLD_PARTITIONS", "8")),
         metavar="N",
         help="partitions per topic when creating (default 8)",
-    )
-    topics.add_argument(
-        "--prefix",
-        default=os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold"),
-        help="topic name prefix (default agentfold)",
     )
     return parser
 
@@ -169,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_topics(args)
         if args.command == "worker":
             return cmd_worker(args)
+        if args.command == "replay":
+            return cmd_replay(args)
+        if args.command == "runs":
+            return cmd_runs(args)
     except AgentfoldError as exc:
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
@@ -324,13 +393,162 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(ws, _fold_config(args))
 
 
+def _need_broker(args: argparse.Namespace) -> None:
+    if not args.broker:
+        raise InputError("no broker: pass --broker HOST:PORT or set AGENTFOLD_BROKER")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import asyncio
+    import shutil
+
+    from schemas.timefmt import parse_rfc3339_ms
+    from streams.progress import Progress
+    from streams.replay import ReplayRequest, replay
+    from streams.shadow import check_shadow_prefix, publish_shadow
+    from streams.verify import group_replay, render_report, verify
+
+    _need_broker(args)
+    until_ms = None
+    if args.until is not None:
+        try:
+            until_ms = parse_rfc3339_ms(args.until)
+        except ValueError:
+            raise InputError(
+                f"--until {args.until!r} is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)"
+            ) from None
+        if args.verify:
+            raise InputError(
+                "--verify compares the whole log with the live topics; it cannot be combined "
+                "with --until (live topics hold the present, not a past state)"
+            )
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.to_prefix is not None:
+        asyncio.run(check_shadow_prefix(args.broker, args.prefix, args.to_prefix))
+    out_name = (
+        args.out if args.out is not None else (None if (args.verify or args.to_prefix) else "-")
+    )
+    request = ReplayRequest(args.broker, args.prefix, args.execution, until_ms, args.jobs)
+    progress = None if args.quiet else Progress("replay", 0, unit="events")
+    result = replay(request, _fold_config(args), progress=progress)
+    try:
+        if out_name == "-":
+            sink = sys.stdout.buffer
+            for line in result.lines():
+                sink.write(line)
+            sink.flush()
+        elif out_name is not None:
+            try:
+                with open(out_name, "wb") as f:
+                    for line in result.lines():
+                        f.write(line)
+            except OSError as exc:
+                raise InputError(f"cannot write {out_name}: {exc.strerror}") from None
+        if not args.quiet:
+            rate = result.events / result.elapsed_s if result.elapsed_s > 0 else 0.0
+            topics = ", ".join(f"{t} {n}" for t, n in sorted(result.by_topic().items()))
+            scope = f"execution {args.execution}, " if args.execution else ""
+            cut = sum(1 for r in result.parts.values() if r.cut)
+            until = f", cut at {args.until} in {cut} partition(s)" if until_ms is not None else ""
+            print(
+                f"agentfold replay: {scope}{len(result.parts)} of {result.partitions} "
+                f"partition(s), {result.messages:,} messages, {result.events:,} events, "
+                f"{result.rejected} rejected → {result.outputs:,} records ({topics or 'none'})"
+                f"{until} in {result.elapsed_s:.2f}s ({rate:,.0f} events/s, {result.jobs} job(s))",
+                file=sys.stderr,
+            )
+        if args.to_prefix is not None:
+            counts = asyncio.run(
+                publish_shadow(
+                    args.broker, args.prefix, args.to_prefix, result.partitions, result.records()
+                )
+            )
+            if not args.quiet:
+                print(
+                    f"wrote {sum(counts.values()):,} records to {args.to_prefix}.* "
+                    f"({', '.join(f'{t} {n}' for t, n in sorted(counts.items())) or 'none'})",
+                    file=sys.stderr,
+                )
+        if args.verify:
+            report = verify(
+                args.broker,
+                args.prefix,
+                group_replay(result.records()),
+                partitions=sorted(result.parts),
+                execution=args.execution,
+            )
+            print(
+                render_report(report, args.prefix),
+                file=sys.stderr if out_name == "-" else sys.stdout,
+            )
+            return 0 if report.ok else 1
+        return 0
+    finally:
+        shutil.rmtree(result.workdir, ignore_errors=True)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import shutil
+
+    from streams.replay import ReplayRequest, replay
+    from streams.runs_view import (
+        EventLog,
+        execution_json,
+        execution_view,
+        latest_runs,
+        print_execution,
+        print_runs,
+    )
+
+    _need_broker(args)
+    cfg = _fold_config(args)
+    if args.runs_action == "show":
+        log = EventLog(args.execution)
+        request = ReplayRequest(args.broker, args.prefix, execution=args.execution)
+        result = replay(request, cfg, on_event=log)
+    else:
+        log = None
+        result = replay(ReplayRequest(args.broker, args.prefix), cfg)
+    try:
+        records = [r for _, r in result.records()]
+    finally:
+        shutil.rmtree(result.workdir, ignore_errors=True)
+    if log is not None:
+        view = execution_view(records)
+        if view.run is None and not records and not log.decisions:
+            raise InputError(
+                f"execution {args.execution!r} not found in {args.prefix}.telemetry "
+                "(check the id and --prefix)"
+            )
+        if args.json:
+            sys.stdout.buffer.write(execution_json(view, log) + b"\n")
+        else:
+            print_execution(view, log, sys.stdout)
+        return 0
+    rows = latest_runs(records)
+    if args.status:
+        rows = [r for r in rows if r.status == args.status]
+    if args.goal:
+        rows = [r for r in rows if r.goal_id == args.goal]
+    if args.json:
+        import dataclasses
+
+        from schemas.codec import canonical_json
+
+        for row in rows:
+            sys.stdout.buffer.write(canonical_json(dataclasses.asdict(row)) + b"\n")
+    else:
+        print_runs(rows, sys.stdout)
+    return 0
+
+
 def cmd_topics(args: argparse.Namespace) -> int:
     import asyncio
 
     from streams.topics import create_topics, list_topics
 
-    if not args.broker:
-        raise InputError("no broker: pass --broker HOST:PORT or set AGENTFOLD_BROKER")
+    _need_broker(args)
     if args.action == "create":
         if args.partitions < 1:
             raise InputError(f"--partitions must be at least 1, got {args.partitions}")

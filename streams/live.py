@@ -14,13 +14,14 @@ A message reprocessed after a partial write is idempotent: the fold de-duplicate
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from processors.state import PartitionState
 from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
+from schemas.events import Event
 from schemas.outputs import Origin, OutputRecord
 from streams.state_codec import (
     encode_exec,
@@ -39,6 +40,7 @@ class MessageResult:
     events: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # already applied before (offset below next_offset)
+    cut: bool = False  # an event past `until_ms` was reached; nothing after it was folded
 
 
 class OffsetGap(Exception):
@@ -59,10 +61,21 @@ class LivePartition:
         partition: int,
         table_items: Iterable[tuple[bytes, bytes]] = (),
         check_keys: bool = True,
+        *,
+        state_writes: bool = True,
+        until_ms: int | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
+        """Replay sets `state_writes=False` (it keeps no table), may cut the log at event
+        time `until_ms` (the first event stamped later stops the partition), and may
+        watch every decoded event with `on_event`."""
         self.partition = partition
         self.fold = PartitionFold(cfg, partition, restore_partition(partition, table_items))
         self.check_keys = check_keys
+        self.state_writes = state_writes
+        self.until_ms = until_ms
+        self.on_event = on_event
+        self.cut = False
 
     @property
     def expected(self) -> int:
@@ -75,7 +88,7 @@ class LivePartition:
         """Fold one message. `allow_gap`: the missing offsets are known not to exist
         (retention or compaction removed them), so accept the jump."""
         meta = self.fold.state.meta
-        if offset < meta.next_offset:
+        if offset < meta.next_offset or self.cut:
             return MessageResult(skipped=True)
         if offset > meta.next_offset and not allow_gap:
             raise OffsetGap(self.partition, meta.next_offset, offset)
@@ -88,12 +101,21 @@ class LivePartition:
             result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
         own: str | None = None
         fold = self.fold
+        until, on_event = self.until_ms, self.on_event
         for event in decoded.events:
+            if until is not None and event.time > until:
+                self.cut = result.cut = True
+                break
+            if on_event is not None:
+                on_event(event)
             result.events += 1
             result.outputs.extend(fold.apply(event))
             own = event.subject or own
         meta.next_offset = offset + 1
-        self._writes(result, own)
+        if self.state_writes:
+            self._writes(result, own)
+        else:
+            fold.drain_touched()
         return result
 
     def _writes(self, result: MessageResult, own: str | None) -> None:

@@ -63,7 +63,8 @@ def _hhmm(ts: str) -> str:
     return ts[11:16]
 
 
-def _duration(ms: int) -> str:
+def duration(ms: int) -> str:
+    """A run's length for a person: 42s, 3h20m."""
     minutes = ms // 60000
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{ms / 1000:.0f}s"
 
@@ -77,7 +78,7 @@ def print_report(report: Report, out: TextIO) -> None:
             m = run.metrics
             status = run.status.value
             if run.completed_at:
-                status += f" after {_duration(run.duration_ms)}"
+                status += f" after {duration(run.duration_ms)}"
             w(f"\n▸ {exec_id}  [{run.agent_id}]  {status}\n")
             w(
                 f"  decisions {m.total_decisions} (ok {m.successful_decisions}, "

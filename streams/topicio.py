@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import orjson
@@ -178,21 +179,42 @@ async def produce_lines(
     return sent
 
 
+async def iter_range(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    partition: int,
+    start: int | None,
+    end: int,
+    max_records: int = 10_000,
+) -> AsyncIterator[list[Record]]:
+    """Batches of records [start, end) of one partition (start None: the log start),
+    with a consumer that has no group."""
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    if start is None:
+        await consumer.seek_to_beginning(tp)
+    else:
+        consumer.seek(tp, start)
+    empty_polls = 0
+    while await consumer.position(tp) < end and empty_polls < 3:
+        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=max_records)
+        msgs = batch.get(tp, [])
+        # Three empty polls in a row: the rest was removed (retention, compaction).
+        empty_polls = 0 if msgs else empty_polls + 1
+        records = [
+            Record(partition, m.offset, m.key, m.value or b"") for m in msgs if m.offset < end
+        ]
+        if records:
+            yield records
+        if msgs and msgs[-1].offset >= end - 1:
+            return
+
+
 async def fetch_range(
     consumer: AIOKafkaConsumer, topic: str, partition: int, start: int, end: int
 ) -> list[Record]:
     """Records [start, end) of one partition, with a consumer that has no group."""
-    tp = TopicPartition(topic, partition)
-    consumer.assign([tp])
-    consumer.seek(tp, start)
     out: list[Record] = []
-    empty_polls = 0
-    while await consumer.position(tp) < end and empty_polls < 3:
-        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
-        # Three empty polls in a row: the rest was removed (retention, compaction).
-        empty_polls = 0 if batch else empty_polls + 1
-        for m in batch.get(tp, []):
-            if m.offset >= end:
-                return out
-            out.append(Record(partition, m.offset, m.key, m.value or b""))
+    async for records in iter_range(consumer, topic, partition, start, end, max_records=1000):
+        out.extend(records)
     return out

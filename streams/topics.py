@@ -3,6 +3,7 @@ configs set explicitly at creation). Creating is idempotent."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -36,8 +37,11 @@ SPECS: tuple[TopicSpec, ...] = (
 )
 
 
-async def create_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
-    """Create the missing topics; returns the names created now."""
+async def create_topics(
+    bootstrap: str, prefix: str, partitions: int, only: Collection[str] | None = None
+) -> list[str]:
+    """Create the missing topics (or those of them named in `only`, by logical name);
+    returns the names created now."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -45,7 +49,7 @@ async def create_topics(bootstrap: str, prefix: str, partitions: int) -> list[st
         wanted = [
             NewTopic(spec.name(prefix), partitions, 1, topic_configs=spec.configs())
             for spec in SPECS
-            if spec.name(prefix) not in existing
+            if spec.name(prefix) not in existing and (only is None or spec.logical in only)
         ]
         created = []
         for topic in wanted:

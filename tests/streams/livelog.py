@@ -1,0 +1,112 @@
+"""Helpers for broker-backed tests: a worker subprocess, the offline expectation, and
+reading what the worker emitted."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from processors.config import FoldConfig
+from schemas.outputs import OUTPUT_TOPICS
+from streams.offline import OfflineFold
+from streams.topicio import read_topic, wait_caught_up
+from streams.worker import worker_argv
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = ROOT / "examples" / "fleet.jsonl"
+PARTITIONS = 4
+Outputs = dict[tuple[str, int], list[bytes]]
+
+
+@dataclass
+class LiveLog:
+    """A namespace a worker has processed, and what was put into it."""
+
+    ns: str
+    lines: list[bytes] = field(default_factory=list)
+    kills: int = 0
+    bad: list[tuple[bytes | None, bytes, str]] = field(default_factory=list)
+
+
+class Worker:
+    """`agentfold worker` as a real subprocess, with the embedded broker's short timeouts."""
+
+    def __init__(self, broker: str, ns: str, log: Path, tick: float = 0) -> None:
+        self.cmd = worker_argv(broker, ns, PARTITIONS, tick_interval_s=tick)
+        self.broker = broker
+        self.ns = ns
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+    def finish(self, timeout_s: float) -> None:
+        """Wait until the group has committed all input, then stop cleanly."""
+        try:
+            asyncio.run(
+                wait_caught_up(self.broker, self.ns, f"{self.ns}.telemetry", timeout_s, settle_s=1)
+            )
+        finally:
+            assert self.stop() == 0, self.log.read_text()[-3000:]
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def offline(lines: list[bytes]) -> Outputs:
+    out: Outputs = {}
+    for e in OfflineFold(FoldConfig(), PARTITIONS).feed_lines(lines):
+        if e.record.topic != "deadletter":
+            out.setdefault((e.record.topic, e.partition), []).append(
+                orjson.dumps(e.record.value, option=orjson.OPT_SORT_KEYS)
+            )
+    return out
+
+
+def live(broker: str, ns: str, with_dead_letters: bool = False) -> tuple[Outputs, int]:
+    """Every output record, de-duplicated on its derived id; and how many were duplicates."""
+    out: Outputs = {}
+    dups = 0
+    for topic in OUTPUT_TOPICS:
+        if topic == "deadletter" and not with_dead_letters:
+            continue
+        parts = asyncio.run(read_topic(broker, f"{ns}.{topic}"))
+        for p, records in parts.items():
+            seen: set[str] = set()
+            for r in records:
+                rid = orjson.loads(r.value)["id"]
+                if rid in seen:
+                    dups += 1
+                    continue
+                seen.add(rid)
+                out.setdefault((topic, p), []).append(r.value)
+    return out, dups
+
+
+def dead_letter_reasons(broker: str, ns: str) -> Counter[str]:
+    parts = asyncio.run(read_topic(broker, f"{ns}.deadletter"))
+    return Counter(orjson.loads(r.value)["reason"] for rs in parts.values() for r in rs)
+
+
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
