@@ -7,6 +7,7 @@ observations — the mix the fold sees in production, at any size.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -19,8 +20,12 @@ KINDS = ("metric", "metric", "decision", "outcome", "step", "observation")
 
 def generate(n_events: int, n_executions: int, seed: int = 7) -> list[bytes]:
     """A realistic mix: runs start and end, metrics, decisions with outcomes, actions."""
+    return list(iter_generate(n_events, n_executions, seed))
+
+
+def iter_generate(n_events: int, n_executions: int, seed: int = 7) -> Iterator[bytes]:
+    """`generate`, one line at a time (for logs too large to hold)."""
     rng = random.Random(seed)
-    lines: list[bytes] = []
     seqs = [0] * n_executions
     decisions = [0] * n_executions
     live = [False] * n_executions
@@ -82,23 +87,25 @@ def generate(n_events: int, n_executions: int, seed: int = 7) -> list[bytes]:
             else:
                 data = {"action_id": aid, "observation_type": "sensor", "data": {"v": 1}}
             env |= {"type": f"agentfold.{kind}", "data": data}
-        lines.append(orjson.dumps(env))
+        yield orjson.dumps(env)
         produced += 1
-    return lines
 
 
-def batched(lines: list[bytes], max_events: int) -> list[bytes]:
-    """Group events into SDK-style messages: JSON arrays of one execution's consecutive
-    events (up to `max_events`), flushed when another execution's event comes."""
-    out: list[bytes] = []
+def batched(lines: Iterable[bytes], max_events: int) -> list[bytes]:
+    """Group events into SDK-style messages: JSON arrays of one execution's events, up
+    to `max_events` each, in the order the arrays fill up (the rest at the end)."""
+    return list(iter_batched(lines, max_events))
+
+
+def iter_batched(lines: Iterable[bytes], max_events: int) -> Iterator[bytes]:
+    """`batched`, one message at a time."""
     pending: dict[str, list[bytes]] = {}
     for line in lines:
         subject = orjson.loads(line)["subject"]
         group = pending.setdefault(subject, [])
         group.append(line)
         if len(group) >= max_events:
-            out.append(b"[" + b",".join(group) + b"]")
+            yield b"[" + b",".join(group) + b"]"
             del pending[subject]
     for group in pending.values():
-        out.append(b"[" + b",".join(group) + b"]")
-    return out
+        yield b"[" + b",".join(group) + b"]"
