@@ -34,6 +34,7 @@ unit: setup
 bench: setup
 	$(PY) bench/fold.py
 	$(PY) bench/live.py
+	$(PY) bench/replay.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/
