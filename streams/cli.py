@@ -144,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     _add_config_flags(worker)
 
+    produce = sub.add_parser(
+        "produce",
+        help="publish a JSONL telemetry log to <prefix>.telemetry (keyed by execution)",
+        description="Publish each line of a log (one event, or a JSON array of one "
+        "execution's events) as one message keyed by its subject; a tick without a "
+        "partition goes to every partition; unparseable lines go to partition 0 unkeyed "
+        "(the worker dead-letters them). The same routing as `agentfold fold`.",
+    )
+    produce.add_argument("input", help="log file, or - for stdin")
+    _add_broker_flags(produce)
+
     replay = sub.add_parser(
         "replay",
         help="rebuild the outputs from the telemetry log (whole, one execution, or as of a time)",
@@ -234,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_topics(args)
         if args.command == "worker":
             return cmd_worker(args)
+        if args.command == "produce":
+            return cmd_produce(args)
         if args.command == "replay":
             return cmd_replay(args)
         if args.command == "runs":
@@ -398,6 +411,28 @@ def _need_broker(args: argparse.Namespace) -> None:
         raise InputError("no broker: pass --broker HOST:PORT or set AGENTFOLD_BROKER")
 
 
+def cmd_produce(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.topicio import produce_lines
+    from streams.topics import list_topics
+
+    _need_broker(args)
+    topic = f"{args.prefix}.telemetry"
+    partitions = asyncio.run(list_topics(args.broker, args.prefix)).get(topic)
+    if not partitions:
+        raise InputError(
+            f"topic {topic} not found on {args.broker}: create the topics first "
+            f"(agentfold topics create --prefix {args.prefix})"
+        )
+    with ExitStack() as stack:
+        source = _open_input(args.input, stack)
+        lines = [line for line in source.read().splitlines() if line.strip()]
+    sent = asyncio.run(produce_lines(args.broker, topic, lines, partitions))
+    print(f"produced {sent} message(s) to {topic} ({partitions} partitions)", file=sys.stderr)
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
     import shutil
@@ -477,6 +512,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 group_replay(result.records()),
                 partitions=sorted(result.parts),
                 execution=args.execution,
+                input_ends={p: r.end for p, r in result.parts.items()},
             )
             print(
                 render_report(report, args.prefix),

@@ -67,9 +67,7 @@ def test_replay_equals_live_after_the_crash_tests_restarts(
         assert report.duplicates == dups
 
 
-def test_replay_twice_is_byte_identical_whatever_the_jobs(
-    broker: str, crashed_ns: LiveLog
-) -> None:
+def test_replay_twice_is_byte_identical_whatever_the_jobs(broker: str, crashed_ns: LiveLog) -> None:
     runs = []
     for jobs in (1, 2, 1):
         for result in rebuilt(ReplayRequest(broker, crashed_ns.ns, jobs=jobs)):
@@ -233,3 +231,15 @@ def test_runs_show_and_list(
     completed = {r["execution_id"] for r in rows if r["status"] == "completed"}
     assert completed and all(e[:24] in listed for e in completed)
     assert f"{len(completed)} run(s)" in listed
+
+
+def test_produce_routes_like_the_offline_fold(broker: str, tmp_path: Path) -> None:
+    """`agentfold produce` then replay, no worker: equals `agentfold fold` of the file."""
+    from tests.streams.livelog import FLEET, lines_of, offline
+
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    assert main(["produce", str(FLEET), "--broker", broker, "--prefix", ns]) == 0
+    for result in rebuilt(ReplayRequest(broker, ns)):
+        assert by_slot(result, with_dead_letters=False) == offline(lines_of(FLEET))
+    assert main(["produce", str(FLEET), "--broker", broker, "--prefix", namespace()]) == 2

@@ -45,7 +45,18 @@ def test_missing_and_extra_records_are_differences_with_a_hint() -> None:
     whats = sorted(d.what for d in report.differences)
     assert whats == ["live has 1 more record(s)", "live lacks 1 record(s)"]
     assert any("worker caught up" in h for h in report.hints)
-    assert any("grew during the replay" in h for h in report.hints)
+    assert any("does not explain" in h for h in report.hints)
+
+
+def test_live_ahead_is_not_a_difference_only_where_input_was_appended_since() -> None:
+    replay = {("stagnation", 2): [rec("a")], ("stagnation", 3): [rec("b")]}
+    live = {
+        ("stagnation", 2): LiveSlot([rec("a"), rec("tick-closed")]),
+        ("stagnation", 3): LiveSlot([rec("b"), rec("unexplained")]),
+    }
+    report = compare(live, replay, grown={2})
+    assert [(d.partition, d.what) for d in report.differences] == [(3, "live has 1 more record(s)")]
+    assert report.slots[("stagnation", 2)].ahead == 1
 
 
 def test_a_compacted_topic_is_compared_on_the_latest_record_per_key() -> None:
