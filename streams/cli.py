@@ -155,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("input", help="log file, or - for stdin")
     _add_broker_flags(produce)
 
+    tail = sub.add_parser(
+        "tail",
+        help="print any agentfold topic, one readable line per record",
+        description="Follow a topic (like tail -f) from its end, or from the beginning; "
+        "colour on a terminal; --json prints the raw values.",
+    )
+    tail.add_argument(
+        "topic",
+        help="telemetry, runs, stagnation, healing, attribution, deadletter (or a full name)",
+    )
+    _add_broker_flags(tail)
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.add_argument("--execution", metavar="ID", help="only records about this execution")
+    tail.add_argument("--json", action="store_true", help="raw JSON values, one per line")
+    tail.add_argument(
+        "--to-end",
+        action="store_true",
+        help="stop at the end offsets taken at start instead of following",
+    )
+
     replay = sub.add_parser(
         "replay",
         help="rebuild the outputs from the telemetry log (whole, one execution, or as of a time)",
@@ -247,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(args)
         if args.command == "produce":
             return cmd_produce(args)
+        if args.command == "tail":
+            return cmd_tail(args)
         if args.command == "replay":
             return cmd_replay(args)
         if args.command == "runs":
@@ -430,6 +452,23 @@ def cmd_produce(args: argparse.Namespace) -> int:
         lines = [line for line in source.read().splitlines() if line.strip()]
     sent = asyncio.run(produce_lines(args.broker, topic, lines, partitions))
     print(f"produced {sent} message(s) to {topic} ({partitions} partitions)", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from streams.tail import resolve_topic, run_tail
+
+    _need_broker(args)
+    topic, logical = resolve_topic(args.topic, args.prefix)
+    run_tail(
+        args.broker,
+        topic,
+        logical,
+        args.from_beginning,
+        args.execution,
+        args.json,
+        args.to_end,
+    )
     return 0
 
 

@@ -18,7 +18,7 @@ def load() -> dict[str, Any]:
 
 
 def listeners(value: str) -> dict[str, str]:
-    """"NAME://host:port,…" → {NAME: "host:port"}."""
+    """ "NAME://host:port,…" → {NAME: "host:port"}."""
     return dict(item.split("://", 1) for item in value.split(","))  # type: ignore[misc]
 
 
