@@ -1,0 +1,104 @@
+"""The SDK over the real embedded broker: what agents record arrives batched per
+execution, in order, and folds into their runs; a broker that is down at start is
+waited for without blocking or losing events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from processors.config import FoldConfig
+from schemas.codec import decode_message
+from streams.broker import EmbeddedBroker, free_port
+from streams.offline import OfflineFold
+from streams.recorder import AsyncRecorder, Recorder
+from streams.topicio import read_topic
+from streams.topics import create_topics
+from tests.streams.livelog import PARTITIONS, namespace
+
+pytestmark = pytest.mark.broker
+
+
+def telemetry(broker: str, ns: str) -> list[tuple[bytes | None, list[dict]]]:
+    parts = asyncio.run(read_topic(broker, f"{ns}.telemetry"))
+    return [(r.key, orjson.loads(r.value)) for rs in parts.values() for r in rs]
+
+
+def agent(rec: Recorder | AsyncRecorder, name: str, decisions: int) -> str:
+    run = rec.start_run("goal", "a goal", {"n": decisions}, execution_id=name)
+    for i in range(decisions):
+        d = run.decide(f"step {i}", [{"id": "a"}], "a", "because")
+        run.record_outcome(d, success=i % 3 != 0, tokens_used=5)
+        run.metric("impressions", float(i))
+    run.end_run(success=True)
+    return run.execution_id
+
+
+def test_recorded_runs_arrive_batched_in_order_and_fold(broker: str) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    with Recorder(broker=broker, agent_id="bot", topic_prefix=ns) as rec:
+        names = [agent(rec, f"exec-sdk-{i}", 40) for i in range(5)]
+        assert rec.flush(timeout_s=30)
+    messages = telemetry(broker, ns)
+    assert len(messages) < 5 * 122  # batched: far fewer messages than events
+    seqs: dict[str, list[int]] = {}
+    for key, batch in messages:
+        assert isinstance(batch, list) and {e["subject"] for e in batch} == {key.decode()}
+        seqs.setdefault(key.decode(), []).extend(e["seq"] for e in batch)
+    assert sorted(seqs) == names
+    assert all(s == list(range(1, 122 + 1)) for s in seqs.values())
+    folder = OfflineFold(FoldConfig(), PARTITIONS)
+    lines = [orjson.dumps(batch) for _, batch in messages]
+    assert all(not decode_message(line).rejected for line in lines)
+    runs = [e.record.value for e in folder.feed_lines(lines) if e.record.topic == "runs"]
+    ended = {r["execution_id"]: r for r in runs if r["status"] == "completed"}
+    assert sorted(ended) == names
+    assert ended[names[0]]["metrics"]["total_decisions"] == 40
+    assert ended[names[0]]["metrics"]["failed_decisions"] == 14
+
+
+def test_async_recorder(broker: str) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+
+    async def main() -> None:
+        async with AsyncRecorder(broker=broker, topic_prefix=ns) as rec:
+            agent(rec, "exec-async", 10)
+            assert await rec.flush(timeout_s=30)
+
+    asyncio.run(main())
+    events = [e for _, batch in telemetry(broker, ns) for e in batch]
+    assert [e["seq"] for e in events] == list(range(1, 32 + 1))
+
+
+def test_a_broker_down_at_start_is_waited_for_without_blocking_the_agent() -> None:
+    port = free_port()
+    ns = namespace()
+    rec = Recorder(broker=f"127.0.0.1:{port}", topic_prefix=ns, retry_s=0.2)
+    try:
+        started = time.monotonic()
+        name = agent(rec, "exec-offline", 20)
+        assert time.monotonic() - started < 1.0  # recording never waits for the broker
+        assert rec.flush(timeout_s=0.5) is False  # nothing can be delivered yet
+        with EmbeddedBroker(port=port) as broker:
+            asyncio.run(create_topics(broker, ns, PARTITIONS))
+            assert rec.flush(timeout_s=60)
+            events = [e for _, batch in telemetry(broker, ns) for e in batch]
+        assert {e["subject"] for e in events} == {name}
+        assert [e["seq"] for e in events] == list(range(1, 62 + 1))
+        assert rec.dropped == 0
+    finally:
+        rec.close(timeout_s=1)
+
+
+def test_overflow_while_the_broker_is_down_is_dropped_and_counted() -> None:
+    rec = Recorder(broker=f"127.0.0.1:{free_port()}", max_buffered_events=50, retry_s=0.2)
+    try:
+        agent(rec, "exec-overflow", 30)  # 1 + 90 + 1 events
+        assert rec.dropped == 92 - 50
+    finally:
+        rec.close(timeout_s=0.5)
