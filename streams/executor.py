@@ -1,0 +1,230 @@
+"""The healing executor: carries out planned actions and reports each attempt back into
+the telemetry log, where the fold's healer sees it.
+
+It consumes `<prefix>.healing` in a consumer group and runs only `planned` records,
+through the handler registered for the record's `action_type` (`streams.attempt_engine`;
+an action type without a handler is reported `skipped_by_policy` with the reason).
+
+At most once per (idempotency_key, attempt), also across restarts and redeliveries:
+- at start it reads back the attempts it already reported (healing_attempt events with
+  its `source` in `<prefix>.telemetry`) and never runs those again;
+- it commits the plan's offset *before* running it, so a crash mid-attempt loses that
+  attempt rather than repeating it (the healer's ack timeout then replans it as the
+  next attempt).
+The report is a `healing_attempt` event keyed by the execution, with a derived id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from schemas.codec import canonical_json
+from schemas.outputs import HEALING, TELEMETRY
+from schemas.timefmt import format_ms
+from streams.attempt_engine import (
+    DEFAULT_POLL_S,
+    DEFAULT_TIMEOUT_S,
+    ActionContext,
+    AttemptResult,
+    Handler,
+    attempt_data,
+    run_attempt,
+)
+from streams.topicio import read_topic
+
+log = logging.getLogger("agentfold.executor")
+
+
+@dataclass
+class ExecutorSettings:
+    broker: str
+    prefix: str = "agentfold"
+    group: str = "agentfold-executor"
+    source: str = "agentfold-executor"
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    poll_s: float = DEFAULT_POLL_S
+    session_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 1.0
+
+
+@dataclass
+class ExecutorStats:
+    planned: int = 0
+    ran: int = 0
+    already_done: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+def attempt_key(value: dict[str, Any]) -> tuple[str, int]:
+    return str(value["idempotency_key"]), int(value["attempt"])
+
+
+async def reported_attempts(broker: str, prefix: str, source: str) -> set[tuple[str, int]]:
+    """(idempotency_key, attempt) of every attempt `source` already reported."""
+    done: set[tuple[str, int]] = set()
+    for records in (await read_topic(broker, f"{prefix}.{TELEMETRY}")).values():
+        for r in records:
+            if b"agentfold.healing_attempt" not in r.value:
+                continue  # cheap filter before parsing
+            try:
+                doc = orjson.loads(r.value)
+            except orjson.JSONDecodeError:
+                continue
+            for e in doc if isinstance(doc, list) else [doc]:
+                if (
+                    isinstance(e, dict)
+                    and e.get("type") == "agentfold.healing_attempt"
+                    and e.get("source") == source
+                ):
+                    data = e.get("data") or {}
+                    done.add((str(data.get("idempotency_key")), int(data.get("attempt", 0))))
+    return done
+
+
+class Executor:
+    def __init__(
+        self,
+        settings: ExecutorSettings,
+        handlers: dict[str, Handler],
+        time_fn: Callable[[], float] = time.monotonic,
+        sleep_fn: Callable[[float], None] = time.sleep,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        on_attempt: Callable[[dict[str, Any], AttemptResult], None] | None = None,
+    ) -> None:
+        self.s = settings
+        self.handlers = handlers
+        self.time_fn = time_fn
+        self.sleep_fn = sleep_fn
+        self.clock_ms = clock_ms
+        self.on_attempt = on_attempt
+        self.stats = ExecutorStats()
+        self.done: set[tuple[str, int]] = set()
+
+    def attempt(self, action: dict[str, Any]) -> AttemptResult:
+        """Run one planned action through its handler (blocking: call it in a thread)."""
+        handler = self.handlers.get(str(action.get("action_type")))
+        ctx = ActionContext(action)
+        if handler is None:
+            return run_attempt(
+                _NoHandler(),
+                ctx,
+                skip_reason=f"no handler registered for action_type {action.get('action_type')!r}",
+                time_fn=self.time_fn,
+                sleep_fn=self.sleep_fn,
+            )
+        return run_attempt(
+            handler,
+            ctx,
+            timeout_s=self.s.timeout_s,
+            poll_s=self.s.poll_s,
+            time_fn=self.time_fn,
+            sleep_fn=self.sleep_fn,
+        )
+
+    def report(self, action: dict[str, Any], result: AttemptResult) -> tuple[bytes, bytes]:
+        """(key, value) of the healing_attempt event for this attempt."""
+        key, attempt = attempt_key(action)
+        event = {
+            "specversion": "1.0",
+            "id": f"attempt:{key}:{attempt}",
+            "source": self.s.source,
+            "subject": action["execution_id"],
+            "type": "agentfold.healing_attempt",
+            "time": format_ms(self.clock_ms()),
+            "schema_version": 1,
+            "data": attempt_data(action, result),
+        }
+        return str(action["execution_id"]).encode(), canonical_json(event)
+
+    async def run(self, stop: asyncio.Event) -> ExecutorStats:
+        s = self.s
+        self.done = await reported_attempts(s.broker, s.prefix, s.source)
+        consumer = AIOKafkaConsumer(
+            f"{s.prefix}.{HEALING}",
+            bootstrap_servers=s.broker,
+            group_id=s.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(s.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+        await consumer.start()
+        await producer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                for tp, msgs in batch.items():
+                    for m in msgs:
+                        await self._handle(consumer, producer, tp, m.offset, m.value or b"")
+        finally:
+            await consumer.stop()
+            await producer.stop()
+        return self.stats
+
+    async def _handle(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        tp: TopicPartition,
+        offset: int,
+        value: bytes,
+    ) -> None:
+        try:
+            action = orjson.loads(value)
+            planned = isinstance(action, dict) and action.get("status") == "planned"
+        except orjson.JSONDecodeError:
+            planned = False
+        if planned:
+            self.stats.planned += 1
+            key = attempt_key(action)
+            if key in self.done:
+                self.stats.already_done += 1
+                planned = False
+        # Committed before acting: a crash now loses this attempt, never repeats it.
+        await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+        if not planned:
+            return
+        self.done.add(key)
+        result = await asyncio.to_thread(self.attempt, action)
+        out_key, event = self.report(action, result)
+        await producer.send_and_wait(f"{self.s.prefix}.{TELEMETRY}", event, key=out_key)
+        self.stats.ran += 1
+        outcome = result.outcome.value
+        self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
+        log.info(
+            "%s %s attempt %s on %s: %s in %.1fs",
+            action.get("action_type"),
+            key[0][:14],
+            key[1],
+            action.get("execution_id"),
+            outcome,
+            result.elapsed_s,
+        )
+        if self.on_attempt is not None:
+            self.on_attempt(action, result)
+
+
+class _NoHandler:
+    """Stands in for a missing handler: the engine skips before it would act."""
+
+    def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        return {}
+
+    def precheck(self, before: dict[str, Any]) -> bool:
+        return False
+
+    def send(self, ctx: ActionContext) -> None:
+        raise AssertionError("never sent: skipped by policy")
+
+    def is_complete(self, before: dict[str, Any], now: dict[str, Any]) -> bool:
+        return False

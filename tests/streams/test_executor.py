@@ -1,0 +1,127 @@
+"""The executor on the real embedded broker: runs planned actions once, reports each
+attempt into the telemetry log as a valid event, skips unknown action types by policy,
+and never re-runs an attempt it already reported — also after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.codec import canonical_json, decode_message
+from streams.attempt_engine import ActionContext
+from streams.executor import Executor, ExecutorSettings
+from streams.topicio import read_topic
+from streams.topics import create_topics
+from tests.streams.livelog import PARTITIONS, namespace
+
+pytestmark = pytest.mark.broker
+
+
+def plan(execution: str, action_type: str, attempt: int = 1, status: str = "planned") -> dict:
+    return {
+        "id": f"heal:{execution}:{attempt}:{status}",
+        "execution_id": execution,
+        "status": status,
+        "reason": "stagnation",
+        "idempotency_key": "sheal_" + f"{abs(hash((execution, action_type))):032x}"[:32],
+        "tier": "tier_1",
+        "action_type": action_type,
+        "stagnation_score": 0.9,
+        "attempt": attempt,
+        "window_start": "2026-11-22T10:00:00.000Z",
+        "window_end": "2026-11-22T10:10:00.000Z",
+        "planned_at": "2026-11-22T10:10:30.000Z",
+        "ack_deadline": "2026-11-22T10:20:30.000Z",
+    }
+
+
+class Nudge:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        return {"nudged": ctx.execution_id in self.sent}
+
+    def precheck(self, before: dict[str, Any]) -> bool:
+        return True
+
+    def send(self, ctx: ActionContext) -> None:
+        self.sent.append(ctx.execution_id)
+
+    def is_complete(self, before: dict[str, Any], now: dict[str, Any]) -> bool:
+        return bool(now["nudged"])
+
+
+async def produce(broker: str, topic: str, records: list[dict]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    for r in records:
+        await producer.send_and_wait(topic, canonical_json(r), key=r["execution_id"].encode())
+    await producer.stop()
+
+
+def run_until(executor: Executor, done: Any, timeout_s: float = 30) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(executor.run(stop))
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline and not task.done():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # anything else it would (wrongly) do
+        stop.set()
+        await task
+
+    asyncio.run(main())
+
+
+def attempts(broker: str, ns: str) -> list[dict]:
+    out = []
+    for records in asyncio.run(read_topic(broker, f"{ns}.telemetry")).values():
+        for r in records:
+            decoded = decode_message(r.value, r.key)
+            assert not decoded.rejected, decoded.rejected
+            out += [orjson.loads(r.value)]
+    return out
+
+
+def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    nudge = plan("exec-a", "nudge")
+    records = [
+        nudge,
+        plan("exec-b", "teleport"),
+        plan("exec-c", "nudge", status="suppressed"),
+        nudge,  # redelivered plan: same (idempotency_key, attempt)
+    ]
+    asyncio.run(produce(broker, f"{ns}.healing", records))
+    handler = Nudge()
+    settings = ExecutorSettings(
+        broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        session_timeout_s=2, heartbeat_interval_s=0.3,
+    )  # fmt: skip
+    first = Executor(settings, {"nudge": handler})
+    run_until(first, lambda: first.stats.ran >= 2)
+    assert handler.sent == ["exec-a"]
+    assert first.stats.by_outcome == {"success": 1, "skipped_by_policy": 1}
+    reports = {e["subject"]: e for e in attempts(broker, ns)}
+    assert reports["exec-a"]["data"]["outcome"] == "success"
+    assert reports["exec-a"]["data"]["idempotency_key"] == nudge["idempotency_key"]
+    skipped = reports["exec-b"]["data"]
+    assert (
+        skipped["outcome"] == "skipped_by_policy" and "teleport" in skipped["extras"]["skip_reason"]
+    )
+
+    # A restart that lost its committed offsets (a new group) reads the plans again,
+    # but reads back its own reports first: nothing runs twice.
+    again = Executor(
+        ExecutorSettings(**{**settings.__dict__, "group": f"{ns}-ex2"}), {"nudge": handler}
+    )
+    run_until(again, lambda: again.stats.planned >= 3)
+    assert again.stats.ran == 0 and again.stats.already_done == 3
+    assert handler.sent == ["exec-a"] and len(attempts(broker, ns)) == 2
