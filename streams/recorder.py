@@ -175,32 +175,38 @@ class _Core:
             await asyncio.sleep(0.005)
 
 
-def _defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "broker": None,
-        "agent_id": "agent",
-        "topic_prefix": os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold"),
-        "strict": False,
-        "linger_ms": 20.0,
-        "max_batch_events": 500,
-        "max_batch_bytes": 256 * 1024,
-        "max_buffered_events": 100_000,
-        "retry_s": 1.0,
-        "clock_ms": lambda: int(time.time() * 1000),
-    } | kwargs
+class _RecorderBase:
+    """Settings and the run API both recorders share (defaults: DESIGN §4's batching)."""
 
-
-class AsyncRecorder:
-    """The SDK for asyncio agents. Use `async with AsyncRecorder(...) as rec:`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._core = _Core(**_defaults(kwargs))
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> AsyncRecorder:
-        self._task = asyncio.ensure_future(self._core.run_sender(self._stop))
-        return self
+    def __init__(
+        self,
+        broker: str | None = None,
+        *,
+        agent_id: str = "agent",
+        topic_prefix: str | None = None,
+        strict: bool = False,
+        linger_ms: float = 20.0,
+        max_batch_events: int = 500,
+        max_batch_bytes: int = 256 * 1024,
+        max_buffered_events: int = 100_000,
+        retry_s: float = 1.0,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        """`broker` defaults to $AGENTFOLD_BROKER, `topic_prefix` to
+        $AGENTFOLD_TOPIC_PREFIX or "agentfold"."""
+        prefix = topic_prefix or os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold")
+        self._core = _Core(
+            broker,
+            agent_id,
+            prefix,
+            strict,
+            linger_ms,
+            max_batch_events,
+            max_batch_bytes,
+            max_buffered_events,
+            retry_s,
+            clock_ms,
+        )
 
     def start_run(
         self,
@@ -211,6 +217,24 @@ class AsyncRecorder:
     ) -> Run:
         """Emit `run_started` and return the handle (execution id generated if None)."""
         return self._core.start_run(goal_id, goal_description, input_data, execution_id)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the buffer was full while the broker was unreachable."""
+        return self._core.batcher.dropped
+
+
+class AsyncRecorder(_RecorderBase):
+    """The SDK for asyncio agents. Use `async with AsyncRecorder(...) as rec:`."""
+
+    def __init__(self, broker: str | None = None, **settings: Any) -> None:
+        super().__init__(broker, **settings)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> AsyncRecorder:
+        self._task = asyncio.ensure_future(self._core.run_sender(self._stop))
+        return self
 
     async def flush(self, timeout_s: float | None = 10.0) -> bool:
         return await self._core.flush(timeout_s)
@@ -222,10 +246,6 @@ class AsyncRecorder:
         if self._task is not None:
             await self._task
 
-    @property
-    def dropped(self) -> int:
-        return self._core.batcher.dropped
-
     async def __aenter__(self) -> AsyncRecorder:
         return await self.start()
 
@@ -233,11 +253,11 @@ class AsyncRecorder:
         await self.close()
 
 
-class Recorder:
+class Recorder(_RecorderBase):
     """The SDK for synchronous agents: calls return at once; a daemon thread delivers."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._core = _Core(**_defaults(kwargs))
+    def __init__(self, broker: str | None = None, **settings: Any) -> None:
+        super().__init__(broker, **settings)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="agentfold-recorder", daemon=True)
@@ -246,16 +266,6 @@ class Recorder:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._core.run_sender(self._stop))
-
-    def start_run(
-        self,
-        goal_id: str,
-        goal_description: str = "",
-        input_data: dict[str, Any] | None = None,
-        execution_id: str | None = None,
-    ) -> Run:
-        """Emit `run_started` and return the handle (execution id generated if None)."""
-        return self._core.start_run(goal_id, goal_description, input_data, execution_id)
 
     def flush(self, timeout_s: float | None = 10.0) -> bool:
         if not self._thread.is_alive():
@@ -269,10 +279,6 @@ class Recorder:
         self.flush(timeout_s)
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=timeout_s + 5)
-
-    @property
-    def dropped(self) -> int:
-        return self._core.batcher.dropped
 
     def __enter__(self) -> Recorder:
         return self

@@ -186,8 +186,7 @@ def execution_view(records: list[OutputRecord]) -> ExecutionView:
     report = Report()
     for record in records:
         report.add(record)
-    views = [v for v in report.executions.values()]
-    return views[0] if views else ExecutionView()
+    return next(iter(report.executions.values()), ExecutionView())
 
 
 @dataclass(frozen=True, slots=True)
