@@ -35,6 +35,7 @@ bench: setup
 	$(PY) bench/fold.py
 	$(PY) bench/live.py
 	$(PY) bench/replay.py
+	$(PY) bench/sdk.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/

@@ -123,16 +123,36 @@ class _Core:
             return producer
 
     async def _send(self, producer: AIOKafkaProducer, messages: list[Message]) -> None:
+        """Hand every message to the producer at once (it keeps per-partition order and
+        pipelines the requests), then wait for all acknowledgements; the failed ones go
+        back to the buffer in order. A resend can repeat or reorder events of an
+        execution; the fold de-duplicates by `seq`."""
+        pending = []
+        retry = False
         for i, message in enumerate(messages):
             try:
-                await producer.send_and_wait(self.topic, message.value, key=message.key.encode())
-            except Exception as exc:
+                pending.append(
+                    await producer.send(self.topic, message.value, key=message.key.encode())
+                )
+            except Exception as exc:  # e.g. the buffer of the producer is full
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                self.batcher.requeue(messages[i:])
-                await asyncio.sleep(self.retry_s)
-                return
-            self.batcher.delivered(message)
-            self.sent_messages += 1
+                messages, rest = messages[:i], messages[i:]
+                self.batcher.requeue(rest)
+                retry = True
+                break
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        failed = []
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                self.last_error = f"{type(result).__name__}: {result}"
+                failed.append(message)
+            else:
+                self.batcher.delivered(message)
+                self.sent_messages += 1
+        if failed:
+            self.batcher.requeue(failed)  # before the unsent rest, as they came first
+        if retry or failed:
+            await asyncio.sleep(self.retry_s)
 
     async def run_sender(self, stop: asyncio.Event) -> None:
         """Deliver batches until `stop` is set and everything buffered is delivered."""
