@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import queue
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -333,7 +334,7 @@ def _run_jobs(
         while pending:
             try:
                 status, payload = results.get(timeout=0.2)
-            except Exception:  # queue.Empty: nothing finished yet
+            except queue.Empty:  # nothing finished yet
                 if progress is not None:
                     progress.update(sum(shared[0::2]), sum(shared[1::2]))
                 if not any(proc.is_alive() for proc in procs) and results.empty():
