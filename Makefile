@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/agentfold fold examples/fleet.jsonl --report
+	$(VENV)/bin/agentfold demo
 
 test: setup lint typecheck unit
 

@@ -236,6 +236,68 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="JSON instead of text")
         _add_config_flags(p)
 
+    demo = sub.add_parser(
+        "demo",
+        help="the whole loop, live, in about a minute (what `make demo` runs)",
+        description="Start the embedded broker (or use --broker), create the topics, start "
+        "the fold worker and a healing executor, and drive a simulated fleet of six agents "
+        "through the SDK on compressed time. Prints runs ending, windows closing, healing "
+        "planned or suppressed, attempts coming back and chains being written; then a "
+        "summary, and a check that replaying the telemetry offline gives exactly what was "
+        "emitted live. Exit 0 when the loop finished and the check passed.",
+    )
+    demo.add_argument(
+        "--broker",
+        default=os.environ.get("AGENTFOLD_BROKER"),
+        metavar="HOST:PORT",
+        help="use this Kafka instead of the embedded broker (default: $AGENTFOLD_BROKER)",
+    )
+    demo.add_argument(
+        "--prefix",
+        help="topic prefix (default agentfold on the embedded broker, a fresh "
+        "agentfold-demo-<time> on yours)",
+    )
+    demo.add_argument("--partitions", type=int, default=4, metavar="N", help="(default 4)")
+    demo.add_argument(
+        "--window",
+        type=int,
+        default=10,
+        metavar="S",
+        help="window length in seconds; every other timing scales with it (default 10)",
+    )
+    demo.add_argument("--no-verify", action="store_true", help="skip the replay check")
+    demo.add_argument("--no-colour", action="store_true", help="no colour even on a terminal")
+
+    executor = sub.add_parser(
+        "executor",
+        help="carry out planned healing actions and report each attempt back",
+        description="Consume <prefix>.healing in a consumer group, run each planned action "
+        "once through the handler for its action_type (snapshot → precheck → send → poll "
+        "is_complete, seed 003) and append a healing_attempt event to <prefix>.telemetry. "
+        "Without --handlers, every default action type (nudge, revise, escalate) is logged "
+        "and acknowledged: point --handlers at your own.",
+    )
+    _add_broker_flags(executor)
+    executor.add_argument(
+        "--handlers",
+        default="streams.handlers:acknowledge_handlers",
+        metavar="MODULE:ATTR",
+        help="a dict of action_type → handler, or a function returning one "
+        "(default streams.handlers:acknowledge_handlers)",
+    )
+    executor.add_argument(
+        "--group", default="agentfold-executor", help="consumer group (agentfold-executor)"
+    )
+    executor.add_argument(
+        "--source",
+        default="agentfold-executor",
+        help="source of its reports; its own reports are read back at start (agentfold-executor)",
+    )
+    executor.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="completion timeout (30)"
+    )
+    executor.add_argument("--poll", type=float, default=2.0, metavar="S", help="poll interval (2)")
+
     topics = sub.add_parser("topics", help="create or list the agentfold topics")
     topics.add_argument("action", choices=["create", "list"])
     _add_broker_flags(topics)
@@ -273,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_replay(args)
         if args.command == "runs":
             return cmd_runs(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "executor":
+            return cmd_executor(args)
     except AgentfoldError as exc:
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
@@ -615,6 +681,71 @@ def cmd_runs(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(canonical_json(dataclasses.asdict(row)) + b"\n")
     else:
         print_runs(rows, sys.stdout)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import DemoSettings, run_demo
+
+    if args.window < 4:
+        raise InputError(f"--window must be at least 4 seconds, got {args.window}")
+    if args.partitions < 1:
+        raise InputError(f"--partitions must be at least 1, got {args.partitions}")
+    settings = DemoSettings(
+        broker=args.broker,
+        prefix=args.prefix,
+        partitions=args.partitions,
+        window_s=args.window,
+        verify=not args.no_verify,
+    )
+    colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
+    return run_demo(settings, sys.stdout, colour)
+
+
+def cmd_executor(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from streams.executor import Executor, ExecutorSettings
+    from streams.handlers import load_handlers
+
+    _need_broker(args)
+    if args.timeout <= 0 or args.poll <= 0:
+        raise InputError("--timeout and --poll must be positive")
+    handlers = load_handlers(args.handlers)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for name in ("aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    settings = ExecutorSettings(
+        args.broker,
+        args.prefix,
+        group=args.group,
+        source=args.source,
+        timeout_s=args.timeout,
+        poll_s=args.poll,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"agentfold executor: {args.prefix}.healing on {args.broker} as group {args.group}; "
+            f"handlers for {', '.join(sorted(handlers))} (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        stats = await Executor(settings, handlers).run(stop)
+        outcomes = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_outcome.items())) or "none"
+        print(
+            f"agentfold executor: {stats.planned} planned actions seen, {stats.ran} run "
+            f"({outcomes}), {stats.already_done} already done",
+            file=sys.stderr,
+        )
+
+    asyncio.run(main())
     return 0
 
 

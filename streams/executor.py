@@ -3,7 +3,8 @@ the telemetry log, where the fold's healer sees it.
 
 It consumes `<prefix>.healing` in a consumer group and runs only `planned` records,
 through the handler registered for the record's `action_type` (`streams.attempt_engine`;
-an action type without a handler is reported `skipped_by_policy` with the reason).
+an action type without a handler is reported `skipped_by_policy` with the reason), up
+to `max_in_flight` attempts at once so that one slow action does not hold up the rest.
 
 At most once per (idempotency_key, attempt), also across restarts and redeliveries:
 - at start it reads back the attempts it already reported (healing_attempt events with
@@ -54,6 +55,7 @@ class ExecutorSettings:
     poll_s: float = DEFAULT_POLL_S
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 1.0
+    max_in_flight: int = 8  # attempts run at once: a slow action does not hold up others
 
 
 @dataclass
@@ -62,6 +64,12 @@ class ExecutorStats:
     ran: int = 0
     already_done: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
+    unreported: int = 0  # ran (or started) but the report could not be sent
+
+    @property
+    def idle(self) -> bool:
+        """Every planned action consumed so far is finished (or was done before)."""
+        return self.ran + self.already_done + self.unreported >= self.planned
 
 
 def attempt_key(value: dict[str, Any]) -> tuple[str, int]:
@@ -108,6 +116,8 @@ class Executor:
         self.on_attempt = on_attempt
         self.stats = ExecutorStats()
         self.done: set[tuple[str, int]] = set()
+        self._running: set[asyncio.Future[None]] = set()
+        self._slots = asyncio.Semaphore(max(1, settings.max_in_flight))
 
     def attempt(self, action: dict[str, Any]) -> AttemptResult:
         """Run one planned action through its handler (blocking: call it in a thread)."""
@@ -158,6 +168,7 @@ class Executor:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+        self._slots = asyncio.Semaphore(max(1, s.max_in_flight))
         await consumer.start()
         await producer.start()
         try:
@@ -167,6 +178,8 @@ class Executor:
                     for m in msgs:
                         await self._handle(consumer, producer, tp, m.offset, m.value or b"")
         finally:
+            # Attempts under way finish and are reported: their plans are committed.
+            await asyncio.gather(*self._running, return_exceptions=True)
             await consumer.stop()
             await producer.stop()
         return self.stats
@@ -195,6 +208,22 @@ class Executor:
         if not planned:
             return
         self.done.add(key)
+        await self._slots.acquire()  # back-pressure: at most max_in_flight at once
+        task = asyncio.ensure_future(self._run_and_report(producer, action, key))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+        if task.cancelled() or task.exception() is not None:
+            self.stats.unreported += 1  # the healer's ack timeout will plan it again
+            if not task.cancelled():
+                log.error("a healing attempt could not be reported: %r", task.exception())
+
+    async def _run_and_report(
+        self, producer: AIOKafkaProducer, action: dict[str, Any], key: tuple[str, int]
+    ) -> None:
         result = await asyncio.to_thread(self.attempt, action)
         out_key, event = self.report(action, result)
         await producer.send_and_wait(f"{self.s.prefix}.{TELEMETRY}", event, key=out_key)

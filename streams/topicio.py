@@ -97,14 +97,10 @@ async def read_topic(
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group: str, topic: str) -> int:
-    """Messages of `topic` the consumer group has not committed yet (all partitions)."""
-    return sum((await group_positions(bootstrap, group, topic)).values())
-
-
-async def group_positions(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """Per partition: messages not committed yet by the group."""
-    ends = await end_offsets(bootstrap, topic)
+async def committed_offsets(
+    bootstrap: str, group: str, topic: str, partitions: list[int]
+) -> dict[int, int]:
+    """The group's committed offset per partition (0 where it has none)."""
     # A consumer in the group that never subscribes reads committed offsets without
     # joining (so it triggers no rebalance); the admin API's response does not decode
     # against every broker.
@@ -113,33 +109,46 @@ async def group_positions(bootstrap: str, group: str, topic: str) -> dict[int, i
     )
     await consumer.start()
     try:
-        lags = {}
-        for p, end in ends.items():
-            done = await consumer.committed(TopicPartition(topic, p))
-            lags[p] = max(0, end - (done or 0))
-        return lags
+        return {p: (await consumer.committed(TopicPartition(topic, p))) or 0 for p in partitions}
     finally:
         await consumer.stop()
 
 
+async def group_positions(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """Per partition: messages not committed yet by the group."""
+    ends = await end_offsets(bootstrap, topic)
+    done = await committed_offsets(bootstrap, group, topic, sorted(ends))
+    return {p: max(0, end - done[p]) for p, end in ends.items()}
+
+
 async def wait_caught_up(
-    bootstrap: str, group: str, topic: str, timeout_s: float = 60.0, settle_s: float = 0.0
+    bootstrap: str,
+    group: str,
+    topic: str,
+    timeout_s: float = 60.0,
+    settle_s: float = 0.0,
+    targets: dict[int, int] | None = None,
 ) -> None:
-    """Wait until the group has committed everything in `topic` (then `settle_s` more)."""
+    """Wait until the group has committed everything in `topic` — or, given `targets`,
+    at least those offsets, while the topic may keep growing — then `settle_s` more."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            lag = await group_lag(bootstrap, group, topic)
+            if targets is None:
+                lag = sum((await group_positions(bootstrap, group, topic)).values())
+            else:
+                done = await committed_offsets(bootstrap, group, topic, sorted(targets))
+                lag = sum(max(0, end - done[p]) for p, end in targets.items())
         except Exception:  # group not there yet
             lag = -1
         if lag == 0:
             break
         if time.monotonic() > deadline:
             detail = await group_positions(bootstrap, group, topic)
-            ends = await end_offsets(bootstrap, topic)
+            ends = targets or await end_offsets(bootstrap, topic)
             raise TimeoutError(
                 f"group {group} still has {lag} messages of {topic} to process "
-                f"(uncommitted per partition {detail}, end offsets {ends})"
+                f"(uncommitted per partition {detail}, waiting for offsets {ends})"
             )
         await asyncio.sleep(0.25)
     if settle_s:

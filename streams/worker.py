@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from processors.config import FoldConfig
 from streams.broker import EmbeddedBroker
@@ -68,10 +69,13 @@ def worker_argv(
     partitions: int,
     tick_interval_s: float = 0.0,
     log_level: str = "info",
+    embedded: bool = True,
+    config: Path | None = None,
 ) -> list[str]:
-    """Command line of a worker subprocess on the embedded broker (its short group timeouts),
-    with app id and topic prefix both `app_id`: for tests, benchmarks and the demo."""
-    return [
+    """Command line of a worker subprocess with app id and topic prefix both `app_id`:
+    for tests, benchmarks and the demo. On the embedded broker, its short group timeouts
+    (a real Kafka refuses sessions below its group.min.session.timeout.ms, 6 s)."""
+    argv = [
         sys.executable,
         "-m",
         "streams.cli",
@@ -86,12 +90,12 @@ def worker_argv(
         str(partitions),
         "--tick-interval",
         str(tick_interval_s),
-        "--session-timeout",
-        "2",
-        "--heartbeat-interval",
-        "0.3",
-        "--commit-interval",
-        "0.5",
         "--log-level",
         log_level,
     ]
+    if embedded:
+        argv += ["--session-timeout", "2", "--heartbeat-interval", "0.3"]
+        argv += ["--commit-interval", "0.5"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return argv
