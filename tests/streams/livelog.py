@@ -73,9 +73,9 @@ def lines_of(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def offline(lines: list[bytes]) -> Outputs:
+def offline(lines: list[bytes], cfg: FoldConfig | None = None) -> Outputs:
     out: Outputs = {}
-    for e in OfflineFold(FoldConfig(), PARTITIONS).feed_lines(lines):
+    for e in OfflineFold(cfg or FoldConfig(), PARTITIONS).feed_lines(lines):
         if e.record.topic != "deadletter":
             out.setdefault((e.record.topic, e.partition), []).append(
                 orjson.dumps(e.record.value, option=orjson.OPT_SORT_KEYS)
