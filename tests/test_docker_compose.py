@@ -60,3 +60,17 @@ def test_the_worker_uses_the_broker_kafka_advertises_inside_the_network() -> Non
         "at_least_once",
         "exactly_once",
     }
+
+
+def test_executor_and_demo_are_opt_in_profiles_on_the_same_broker() -> None:
+    services = load()
+    internal = listeners(services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"])["INTERNAL"]
+    assert "profiles" not in services["kafka"] and "profiles" not in services["worker"]
+    for name, command in (("executor", "executor"), ("demo", "demo")):
+        service = services[name]
+        assert service["profiles"] == [name]  # not started by a plain `docker compose up`
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        steps = [shlex.split(step) for step in service["command"][-1].split("&&")]
+        run = next(s for s in steps if s[:2] == ["exec", "agentfold"])
+        assert run[2] == command
+        assert run[run.index("--broker") + 1] == internal
