@@ -223,7 +223,7 @@ def build_chain(
             {
                 "time": format_ms(t),
                 "observation_type": kind,
-                "data": dict(data),
+                "data": data,  # the state's own copy (truncated); the action is closed
                 "source": source,
                 "confidence": confidence,
             }
