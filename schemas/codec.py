@@ -106,9 +106,7 @@ NO_KEY_CHECK = object()
 # The fast path: the whole message validated inside pydantic-core in one call. Any
 # failure falls back to the per-event path below, which finds the precise reason.
 _ONE: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
-_BATCH: TypeAdapter[list[Event]] = TypeAdapter(
-    list[Annotated[Event, Field(discriminator="type")]]
-)
+_BATCH: TypeAdapter[list[Event]] = TypeAdapter(list[Annotated[Event, Field(discriminator="type")]])
 
 
 def decode_message(

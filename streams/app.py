@@ -1,12 +1,16 @@
 """The live worker: a Faust app folding `agentfold.telemetry` per partition.
 
 Per message: decode and fold (`LivePartition`), send the outputs to their topics on the
-source partition, wait for them to be delivered if there were any, then write the
-touched state to the changelog-backed table in crash-safe order. Faust flushes the
-producer before it commits offsets, so a committed offset never runs ahead of the
-state or outputs of the messages before it. Reprocessing after a crash is idempotent
-(the fold de-duplicates), and an output re-sent after a crash carries the same
-derived `id`: readers de-duplicate on it (see README, "Delivery guarantees").
+source partition, and — once they are delivered — write the touched state to the
+changelog-backed table in crash-safe order. The agent does not wait for that: a
+writer task applies each message's state writes in log order as soon as its outputs
+are acknowledged (a bounded queue, drained before partitions are revoked), so the
+broker round trip of one message overlaps the folding of the next.
+
+The table's state may therefore trail the committed offsets after a crash; the
+offset guard (`_fill_gap`) refolds the difference from the log on restart. Refolding
+is idempotent (the fold de-duplicates), and an output re-sent after a crash carries
+the same derived `id`: readers de-duplicate on it (see README, "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -52,6 +56,22 @@ def tick_event(worker_id: str, partition: int, now_ms: int) -> bytes:
     )
 
 
+class StateTable(faust.Table):  # type: ignore[misc]
+    """A table whose writes name their changelog partition (`write_partition`) instead
+    of taking it from the stream event being processed — so that the writer task can
+    apply a message's state after its outputs are delivered, outside the iteration."""
+
+    write_partition: int | None = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        if self.write_partition is not None:
+            return self.write_partition
+        return super().partition_for_key(key)  # type: ignore[no-any-return]
+
+
+Writes = list[tuple[bytes, bytes | None]]
+
+
 class FoldWorker:
     """The Faust app plus the per-partition folds and counters it drives."""
 
@@ -66,6 +86,10 @@ class FoldWorker:
         self.counters: Counter[str] = Counter()
         self._gap_consumer: AIOKafkaConsumer | None = None
         self._delivered: dict[int, int] = {}  # partition -> offset after the last delivered
+        # (partition, outputs being delivered, state writes) in log order; None: stop.
+        self._writes: asyncio.Queue[tuple[int, list[Any], Writes]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._pending_writes: Counter[int] = Counter()  # queued entries per partition
         self.app = self._build()
 
     def _build(self) -> faust.App:
@@ -83,6 +107,7 @@ class FoldWorker:
             consumer_max_fetch_size=4 * MiB,  # oversize messages must reach the dead letters
             producer_max_request_size=2 * MiB,
             web_enabled=False,
+            Table=StateTable,
             table_cleanup_interval=3600.0,
             # Everything agentfold moves is raw bytes; decoding is schemas.codec's job.
             key_serializer="raw",
@@ -109,6 +134,7 @@ class FoldWorker:
             app.timer(ws.tick_interval_s, name="ticks")(self._ticks)
         app.timer(ws.counters_interval_s, name="counters")(self._log_counters)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_before_shutdown.connect(self._on_shutdown)  # consumer stopped, producer not
         app.on_partitions_assigned.connect(self._on_assigned)
         return app
 
@@ -185,25 +211,61 @@ class FoldWorker:
         for reason, n in result.rejected.items():
             counters[f"deadletter.{reason}"] += n
         p = live.partition
-        if result.outputs:
-            pending = []
-            for record in result.outputs:
-                counters[f"out.{record.topic}"] += 1
-                out_key = record.key.encode() if record.key is not None else None
-                pending.append(
-                    await self.outputs[record.topic].send(
-                        key=out_key, value=canonical_json(record.value), partition=p
-                    )
+        pending = []
+        for record in result.outputs:
+            counters[f"out.{record.topic}"] += 1
+            out_key = record.key.encode() if record.key is not None else None
+            pending.append(
+                await self.outputs[record.topic].send(
+                    key=out_key, value=canonical_json(record.value), partition=p
                 )
-            # Delivered before the state that says they were emitted is written.
+            )
+        if self.ws.processing_guarantee == "exactly_once":
+            # Outputs, state and offsets commit together in Faust's transaction.
             await asyncio.gather(*pending)
+            self._write_state(p, result.writes)
+            return
+        if self._writes is None:
+            self._writes = asyncio.Queue(maxsize=self.ws.write_queue)
+            self._writer = asyncio.ensure_future(self._write_loop(self._writes))
+        self._pending_writes[p] += 1
+        await self._writes.put((p, pending, result.writes))  # waits when the queue is full
+
+    async def _write_loop(self, queue: asyncio.Queue[tuple[int, list[Any], Writes]]) -> None:
+        """Apply each message's state writes once its outputs are delivered, in order."""
+        while True:
+            p, pending, writes = await queue.get()
+            try:
+                if pending:
+                    # Delivered before the state that says they were emitted is written.
+                    await asyncio.gather(*pending)
+                self._write_state(p, writes)
+            except Exception:
+                # Not written: the state trails the log, and the offset guard refolds
+                # the difference on the partition's next assignment.
+                log.exception("partition %d: state write failed", p)
+                self.counters["state_write_errors"] += 1
+            finally:
+                self._pending_writes[p] -= 1
+                queue.task_done()
+
+    def _write_state(self, partition: int, writes: Writes) -> None:
         table = self.table
-        for k, v in result.writes:
-            if v is None:
-                if k in table:
-                    del table[k]
-            else:
-                table[k] = v
+        table.write_partition = partition
+        try:
+            for k, v in writes:
+                if v is None:
+                    if k in table:
+                        del table[k]
+                else:
+                    table[k] = v
+        finally:
+            table.write_partition = None
+
+    async def drain_writes(self) -> None:
+        """Wait until every queued state write is applied (before partitions move)."""
+        if self._writes is not None:
+            await self._writes.join()
 
     def _table_items(self) -> list[tuple[bytes, bytes]]:
         return [
@@ -212,7 +274,13 @@ class FoldWorker:
             if v is not None and (k.startswith(EXEC_PREFIX) or k.startswith(META_PREFIX))
         ]
 
+    async def _on_shutdown(self, app: Any, **_: Any) -> None:
+        await self.drain_writes()
+
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
+        # The state of revoked partitions must be in the changelog before the next owner
+        # restores it (and no late write of ours may follow its writes).
+        await self.drain_writes()
         for tp in revoked:
             if tp.topic == self.telemetry.get_topic_name():
                 self.lives.pop(tp.partition, None)

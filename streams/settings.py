@@ -128,6 +128,11 @@ class WorkerSettings(BaseModel):
     commit_interval_s: float = Field(default=1.0, gt=0)
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     counters_interval_s: float = Field(default=30.0, gt=0)
+    write_queue: int = Field(
+        default=1000,
+        ge=1,
+        description="messages whose state writes may wait for their outputs' delivery",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")

@@ -13,7 +13,8 @@ from collections import Counter
 import orjson
 import pytest
 
-from streams.topicio import read_topic
+from streams.state_codec import META_PREFIX
+from streams.topicio import end_offsets, read_topic
 from tests.streams.livelog import LiveLog, dead_letter_reasons, live, offline
 
 pytestmark = pytest.mark.broker
@@ -26,6 +27,22 @@ def test_live_worker_equals_offline_fold_of_the_fleet(broker: str, fleet_ns: Liv
     assert dead_letter_reasons(broker, fleet_ns.ns) == Counter(
         {"invalid_json": 2, "schema_violation": 1, "unknown_type": 1}
     )
+
+
+def test_a_clean_stop_leaves_the_state_of_every_message_in_the_changelog(
+    broker: str, fleet_ns: LiveLog
+) -> None:
+    """State writes trail the outputs' delivery (a writer task); stopping drains them,
+    so the last state record of each partition points past its last input message."""
+    ends = asyncio.run(end_offsets(broker, f"{fleet_ns.ns}.telemetry"))
+    next_offsets: dict[int, int] = {}
+    changelog = asyncio.run(read_topic(broker, f"{fleet_ns.ns}-state-changelog"))
+    for records in changelog.values():
+        for r in records:
+            if r.key is not None and r.key.startswith(META_PREFIX) and r.value:
+                meta = orjson.loads(r.value)
+                next_offsets[meta["partition"]] = meta["next_offset"]
+    assert next_offsets == {p: end for p, end in ends.items() if end > 0}
 
 
 def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
