@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="topic prefix (default agentfold on the embedded broker, a fresh "
         "agentfold-demo-<time> on yours)",
     )
-    demo.add_argument("--partitions", type=int, default=4, metavar="N", help="(default 4)")
+    demo.add_argument(
+        "--partitions", type=int, default=4, metavar="N", help="partitions per topic (default 4)"
+    )
     demo.add_argument(
         "--window",
         type=int,
