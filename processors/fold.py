@@ -82,7 +82,8 @@ class PartitionFold:
             heap = ps.heap
             if heap and heap[0][0] <= t:
                 self._fire_due(t, out)
-        if type(ev) is Tick:
+        cls = type(ev)
+        if cls is Tick:
             meta.ticks += 1
             return out
         subject: str = ev.subject  # type: ignore[assignment]  # only a Tick has none
@@ -106,7 +107,7 @@ class PartitionFold:
         meta.events += 1
         ps.touched.add(subject)
         acc: WindowAcc | None = None
-        if type(ev) is not HealingAttempt:  # executor reports are not agent activity
+        if cls is not HealingAttempt:  # executor reports are not agent activity
             # Inlined _activity's common case (a hot path): event in its open window.
             if t > ex.last_event_ms:
                 ex.last_event_ms = t
@@ -115,7 +116,7 @@ class PartitionFold:
                 acc = self._activity(ex, t)
             else:
                 acc.events += 1
-        _HANDLERS[type(ev)](self, ex, ev, acc, out)
+        _HANDLERS[cls](self, ex, ev, acc, out)
         if ex.run.status != RUNNING:
             self._maybe_release(ex)
         return out
