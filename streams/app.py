@@ -89,7 +89,6 @@ class FoldWorker:
         # (partition, outputs being delivered, state writes) in log order; None: stop.
         self._writes: asyncio.Queue[tuple[int, list[Any], Writes]] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._pending_writes: Counter[int] = Counter()  # queued entries per partition
         self.app = self._build()
 
     def _build(self) -> faust.App:
@@ -228,7 +227,6 @@ class FoldWorker:
         if self._writes is None:
             self._writes = asyncio.Queue(maxsize=self.ws.write_queue)
             self._writer = asyncio.ensure_future(self._write_loop(self._writes))
-        self._pending_writes[p] += 1
         await self._writes.put((p, pending, result.writes))  # waits when the queue is full
 
     async def _write_loop(self, queue: asyncio.Queue[tuple[int, list[Any], Writes]]) -> None:
@@ -240,14 +238,15 @@ class FoldWorker:
                     # Delivered before the state that says they were emitted is written.
                     await asyncio.gather(*pending)
                 self._write_state(p, writes)
-            except Exception:
-                # Not written: the state trails the log, and the offset guard refolds
-                # the difference on the partition's next assignment.
-                log.exception("partition %d: state write failed", p)
-                self.counters["state_write_errors"] += 1
-            finally:
-                self._pending_writes[p] -= 1
+            except Exception as exc:
+                # Skipping it and writing later messages' state would advance the
+                # partition's next offset past a message whose state is lost. Stop
+                # instead: on restart the state trails the log and the guard refolds.
+                log.critical("partition %d: outputs or state not written: %r", p, exc)
                 queue.task_done()
+                await self.app.crash(exc)
+                return
+            queue.task_done()
 
     def _write_state(self, partition: int, writes: Writes) -> None:
         table = self.table
@@ -264,8 +263,11 @@ class FoldWorker:
 
     async def drain_writes(self) -> None:
         """Wait until every queued state write is applied (before partitions move)."""
-        if self._writes is not None:
-            await self._writes.join()
+        if self._writes is None or self._writer is None or self._writer.done():
+            return  # nothing queued yet, or the writer stopped (the app is crashing)
+        joined = asyncio.ensure_future(self._writes.join())
+        await asyncio.wait({joined, self._writer}, return_when=asyncio.FIRST_COMPLETED)
+        joined.cancel()
 
     def _table_items(self) -> list[tuple[bytes, bytes]]:
         return [

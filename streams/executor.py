@@ -168,7 +168,6 @@ class Executor:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         producer = AIOKafkaProducer(bootstrap_servers=s.broker)
-        self._slots = asyncio.Semaphore(max(1, s.max_in_flight))
         await consumer.start()
         await producer.start()
         try:

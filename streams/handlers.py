@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,3 @@ def load_handlers(spec: str) -> dict[str, Handler]:
             f"{', '.join(bad)}"
         )
     return {str(k): h for k, h in found.items()}
-
-
-HandlerFactory = Callable[[], Mapping[str, Handler]]
