@@ -86,7 +86,7 @@ def on_action_started(
         started_ms=ev.time,
     )
     ex.actions[data.action_id] = action
-    ps.open_actions[data.action_id] = (ev.time, ex.execution_id)
+    ps.add_open_action(data.action_id, ev.time, ex.execution_id)
     set_timer(ps, ex, TTL + data.action_id, ev.time + cfg.action_ttl_s * 1000)
     return None
 
@@ -95,7 +95,7 @@ def evict_oldest(ps: PartitionState, cfg: FoldConfig, out: list[OutputRecord]) -
     """Close the partition's oldest open action as evicted; return its execution.
 
     Oldest by start time; ties broken by action id so the choice is deterministic."""
-    action_id = min(ps.open_actions, key=lambda aid: (ps.open_actions[aid][0], aid))
+    action_id = ps.oldest_action()
     exec_id = ps.open_actions[action_id][1]
     owner = ps.execs[exec_id]
     now = max(ps.meta.stream_ms, owner.actions[action_id].started_ms)

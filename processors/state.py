@@ -182,7 +182,32 @@ class PartitionState:
     heap: list[tuple[int, str, str]] = field(default_factory=list)
     stale: int = 0
     open_actions: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (ms, exec)
+    # (started ms, action id) of open actions, a lazy min-heap: entries of closed actions
+    # stay until they surface (see `oldest_action`), so eviction is O(log n), not O(n).
+    action_heap: list[tuple[int, str]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+
+    def add_open_action(self, action_id: str, started_ms: int, exec_id: str) -> None:
+        self.open_actions[action_id] = (started_ms, exec_id)
+        heap = self.action_heap
+        if len(heap) > 2 * len(self.open_actions) + 64:
+            self._rebuild_action_heap()  # too many closed entries: bound the heap
+        else:
+            heapq.heappush(heap, (started_ms, action_id))
+
+    def oldest_action(self) -> str:
+        """The open action started first (ties: smallest id). There must be one."""
+        heap, live = self.action_heap, self.open_actions
+        while True:
+            ms, action_id = heap[0]
+            current = live.get(action_id)
+            if current is not None and current[0] == ms:
+                return action_id
+            heapq.heappop(heap)  # closed (or reopened later): stale
+
+    def _rebuild_action_heap(self) -> None:
+        self.action_heap = [(ms, aid) for aid, (ms, _) in self.open_actions.items()]
+        heapq.heapify(self.action_heap)
 
     def rebuild_heap(self) -> None:
         self.heap = [
@@ -205,3 +230,4 @@ class PartitionState:
             for ex in self.execs.values()
             for aid, action in ex.actions.items()
         }
+        self._rebuild_action_heap()

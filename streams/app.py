@@ -5,7 +5,9 @@ source partition, and — once they are delivered — write the touched state to
 changelog-backed table in crash-safe order. The agent does not wait for that: a
 writer task applies each message's state writes in log order as soon as its outputs
 are acknowledged (a bounded queue, drained before partitions are revoked), so the
-broker round trip of one message overlaps the folding of the next.
+broker round trip of one message overlaps the folding of the next. Outputs and
+changelog records go straight to the producer (Faust's per-record topic path costs
+several times the send); with exactly_once both take Faust's transactional path.
 
 The table's state may therefore trail the committed offsets after a crash; the
 offset guard (`_fill_gap`) refolds the difference from the log on restart. Refolding
@@ -89,7 +91,11 @@ class FoldWorker:
         # (partition, outputs being delivered, state writes) in log order; None: stop.
         self._writes: asyncio.Queue[tuple[int, list[Any], Writes]] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._state_failed = False
+        self._crashing: asyncio.Future[None] | None = None
         self.app = self._build()
+        self._output_names = {name: t.get_topic_name() for name, t in self.outputs.items()}
+        self._changelog_name = self.table.changelog_topic.get_topic_name()
 
     def _build(self) -> faust.App:
         ws = self.ws
@@ -105,6 +111,7 @@ class FoldWorker:
             consumer_auto_offset_reset="earliest",
             consumer_max_fetch_size=4 * MiB,  # oversize messages must reach the dead letters
             producer_max_request_size=2 * MiB,
+            producer_linger=ws.linger_s,
             web_enabled=False,
             Table=StateTable,
             table_cleanup_interval=3600.0,
@@ -211,19 +218,29 @@ class FoldWorker:
             counters[f"deadletter.{reason}"] += n
         p = live.partition
         pending = []
-        for record in result.outputs:
-            counters[f"out.{record.topic}"] += 1
-            out_key = record.key.encode() if record.key is not None else None
-            pending.append(
-                await self.outputs[record.topic].send(
-                    key=out_key, value=canonical_json(record.value), partition=p
-                )
-            )
         if self.ws.processing_guarantee == "exactly_once":
-            # Outputs, state and offsets commit together in Faust's transaction.
+            # Outputs, state and offsets commit together in Faust's transaction, so
+            # both go through Faust's transactional topic and table paths.
+            for record in result.outputs:
+                counters[f"out.{record.topic}"] += 1
+                out_key = record.key.encode() if record.key is not None else None
+                pending.append(
+                    await self.outputs[record.topic].send(
+                        key=out_key, value=canonical_json(record.value), partition=p
+                    )
+                )
             await asyncio.gather(*pending)
             self._write_state(p, result.writes)
             return
+        # Straight to the producer: Faust's per-record topic machinery (channels,
+        # FutureMessage, callbacks) costs several times the send itself.
+        send = self.app.producer.send
+        names = self._output_names
+        for record in result.outputs:
+            counters[f"out.{record.topic}"] += 1
+            out_key = record.key.encode() if record.key is not None else None
+            value = canonical_json(record.value)
+            pending.append(await send(names[record.topic], out_key, value, p, None, None))
         if self._writes is None:
             self._writes = asyncio.Queue(maxsize=self.ws.write_queue)
             self._writer = asyncio.ensure_future(self._write_loop(self._writes))
@@ -237,7 +254,7 @@ class FoldWorker:
                 if pending:
                     # Delivered before the state that says they were emitted is written.
                     await asyncio.gather(*pending)
-                self._write_state(p, writes)
+                await self._send_state(p, writes)
             except Exception as exc:
                 # Skipping it and writing later messages' state would advance the
                 # partition's next offset past a message whose state is lost. Stop
@@ -247,6 +264,34 @@ class FoldWorker:
                 await self.app.crash(exc)
                 return
             queue.task_done()
+
+    async def _send_state(self, partition: int, writes: Writes) -> None:
+        """Write state straight to the table's store and its changelog partition.
+
+        What Faust's table write does (store, then changelog record on the same
+        partition), without its per-record buffering. The records are not awaited:
+        Faust flushes the producer before each offset commit, `drain_writes` before
+        partitions move, and a failed delivery crashes the worker (`_state_sent`)."""
+        store = self.table.data
+        send = self.app.producer.send
+        topic = self._changelog_name
+        for k, v in writes:
+            if v is None:
+                if store.pop(k, None) is None:
+                    continue  # never written: no tombstone needed
+            else:
+                store[k] = v
+            fut = await send(topic, k, v, partition, None, None)
+            fut.add_done_callback(self._state_sent)
+
+    def _state_sent(self, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None and not self._state_failed:
+            self._state_failed = True
+            log.critical("state write to the changelog failed: %r", exc)
+            self._crashing = asyncio.ensure_future(self.app.crash(exc))
 
     def _write_state(self, partition: int, writes: Writes) -> None:
         table = self.table
@@ -268,6 +313,7 @@ class FoldWorker:
         joined = asyncio.ensure_future(self._writes.join())
         await asyncio.wait({joined, self._writer}, return_when=asyncio.FIRST_COMPLETED)
         joined.cancel()
+        await self.app.producer.flush()  # the changelog records are on the broker
 
     def _table_items(self) -> list[tuple[bytes, bytes]]:
         return [

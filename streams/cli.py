@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="offset commit interval (1; 0.5 embedded)",
     )
     worker.add_argument(
+        "--linger",
+        dest="linger_s",
+        type=float,
+        metavar="S",
+        help="producer batching delay, Kafka's linger.ms (0.005)",
+    )
+    worker.add_argument(
         "--guarantee",
         dest="processing_guarantee",
         choices=["at_least_once", "exactly_once"],
@@ -488,6 +495,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "session_timeout_s",
             "heartbeat_interval_s",
             "commit_interval_s",
+            "linger_s",
             "processing_guarantee",
             "log_level",
         )

@@ -133,6 +133,11 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="messages whose state writes may wait for their outputs' delivery",
     )
+    linger_s: float = Field(
+        default=0.005,
+        ge=0,
+        description="how long the producer waits to batch records (Kafka's linger.ms)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")

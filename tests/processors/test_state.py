@@ -1,0 +1,38 @@
+"""PartitionState's derived indexes agree with the data they index."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.state import PartitionMeta, PartitionState
+
+# (open?, action id, started ms): small domains so that ids are reopened and times tie.
+OPS = st.lists(
+    st.tuples(st.booleans(), st.sampled_from("abcdefgh"), st.integers(0, 5)), max_size=300
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(OPS)
+def test_oldest_action_is_the_minimum_by_start_then_id(ops: list[tuple[bool, str, int]]) -> None:
+    ps = PartitionState(PartitionMeta(0))
+    for opening, action_id, ms in ops:
+        if opening and action_id not in ps.open_actions:
+            ps.add_open_action(action_id, ms, "exec")
+        elif not opening and action_id in ps.open_actions:
+            del ps.open_actions[action_id]
+        if ps.open_actions:
+            want = min(ps.open_actions, key=lambda aid: (ps.open_actions[aid][0], aid))
+            assert ps.oldest_action() == want
+        # Closed actions' entries are dropped on the way, so the heap stays bounded by
+        # the number of actions open at once (here at most 8 ids).
+        assert len(ps.action_heap) <= 2 * 8 + 65
+
+
+def test_reindex_rebuilds_the_action_heap() -> None:
+    ps = PartitionState(PartitionMeta(0))
+    ps.add_open_action("b", 5, "exec")
+    ps.add_open_action("a", 9, "exec")
+    ps.reindex()  # no executions: the index is rebuilt from them, so it empties
+    assert ps.open_actions == {} and ps.action_heap == []
