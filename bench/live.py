@@ -85,14 +85,14 @@ def line(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000, help="events for (d)")
+    parser.add_argument("--events", type=int, default=200_000, help="events for (d)")
     parser.add_argument("--executions", type=int, default=2_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
         "--single-events",
         type=int,
-        default=5_000,
-        help="events for (b) and (c), one per message (slow today: see the issue notes)",
+        default=20_000,
+        help="events for (a)-(c), one per message (enough for several commit intervals)",
     )
     args = parser.parse_args()
     lines = generate(args.events, args.executions)
@@ -100,7 +100,8 @@ def main() -> None:
     size = sum(len(x) for x in lines) / len(lines)
     print(
         f"bench/live.py: {len(lines):,} events ((a)-(c): the first {args.single_events:,}, "
-        f"1 event/message; (d): all, 50/message = {len(batches):,} messages), "
+        f"1 event/message; (d): all, ≤ 50/message = {len(batches):,} messages, "
+        f"{len(lines) / len(batches):.1f} on average), "
         f"{args.executions:,} keys, {args.partitions} partitions, {size:.0f} B/event, "
         f"embedded broker (Tansu); (b)-(d) timed from first commit to caught up"
     )

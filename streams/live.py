@@ -3,13 +3,19 @@
 The worker runs this per message; replay runs it over the log. Both therefore compute
 exactly the same thing.
 
-Crash consistency rests on two things. (1) The order of `writes`: other touched
-executions, then the message's own execution, then the partition meta, which carries
-`next_offset`. All share one changelog partition, so a surviving meta write means every
-write of that message survived. (2) The offset guard: a message below `next_offset` is
-already applied and is skipped; one above it means input was skipped upstream (Faust can
-skip offsets around rebalances), and the driver must fold the gap first (`expected`).
-A message reprocessed after a partial write is idempotent: the fold de-duplicates.
+Crash consistency rests on two things. (1) The order of `writes`, all on one changelog
+partition: other touched executions, then the message's own execution, which carries
+the partition meta *after* the message ("m", with `next_offset` = offset + 1) — or,
+when the message's last write is not an execution value, the meta key does. Every
+earlier write of the message carries the meta from *before* it, and so does a meta
+key write put first when the message deletes a key (the deleted value may have held
+the highest meta). Restore takes the highest `next_offset` found: it is offset + 1 only
+if the message's last write survived, i.e. all of it did, and it never goes back.
+One record per message instead of two in the common case. (2) The offset guard: a
+message below `next_offset` is already applied and is skipped; one above it means input
+was skipped upstream (Faust can skip offsets around rebalances), and the driver must
+fold the gap first (`expected`). A message reprocessed after a partial write is
+idempotent: the fold de-duplicates.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
 from schemas.events import Event
 from schemas.outputs import Origin, OutputRecord
 from streams.state_codec import (
+    MetaDict,
     encode_exec,
     encode_meta,
     encode_tombstone,
     exec_key,
+    meta_dict,
     meta_key,
     restore_partition,
 )
@@ -93,6 +101,7 @@ class LivePartition:
         if offset > meta.next_offset and not allow_gap:
             raise OffsetGap(self.partition, meta.next_offset, offset)
         result = MessageResult()
+        before = meta_dict(meta) if self.state_writes else None
         decoded = decode_message(value, key if self.check_keys else NO_KEY_CHECK)
         key_text = key.decode("utf-8", errors="replace") if key is not None else None
         for rejected in decoded.rejected:
@@ -112,29 +121,37 @@ class LivePartition:
             result.outputs.extend(fold.apply(event))
             own = event.subject or own
         meta.next_offset = offset + 1
-        if self.state_writes:
-            self._writes(result, own)
+        if before is not None:
+            self._writes(result, own, before)
         else:
             fold.drain_touched()
         return result
 
-    def _writes(self, result: MessageResult, own: str | None) -> None:
+    def _writes(self, result: MessageResult, own: str | None, before: MetaDict) -> None:
         state = self.fold.state
         touched = self.fold.drain_touched()
         writes = result.writes
+        execs, closed = state.execs, state.meta.closed
+        if any(t not in execs and t not in closed for t in touched):
+            writes.append((meta_key(self.partition), encode_meta(before)))  # deletes follow
         for exec_id in sorted(touched):
             if exec_id != own:
-                writes.append(self._exec_write(exec_id, state))
+                writes.append(self._exec_write(exec_id, state, before))
+        after = meta_dict(state.meta)
         if own is not None and own in touched:
-            writes.append(self._exec_write(own, state))
-        # Last: its next_offset says "this message is fully written".
-        writes.append((meta_key(self.partition), encode_meta(state.meta)))
+            key, value = self._exec_write(own, state, after)
+            writes.append((key, value))
+            if value is not None:
+                return  # it carries "this message is fully written"
+        writes.append((meta_key(self.partition), encode_meta(after)))
 
-    def _exec_write(self, exec_id: str, state: PartitionState) -> tuple[bytes, bytes | None]:
+    def _exec_write(
+        self, exec_id: str, state: PartitionState, meta: MetaDict
+    ) -> tuple[bytes, bytes | None]:
         ex = state.execs.get(exec_id)
         if ex is not None:
-            return exec_key(exec_id), encode_exec(self.partition, ex)
+            return exec_key(exec_id), encode_exec(self.partition, ex, meta)
         closed = state.meta.closed.get(exec_id)
         if closed is not None:
-            return exec_key(exec_id), encode_tombstone(self.partition, closed)
+            return exec_key(exec_id), encode_tombstone(self.partition, closed, meta)
         return exec_key(exec_id), None  # forgotten tombstone

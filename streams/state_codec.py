@@ -2,10 +2,12 @@
 
 An execution key holds either its state ({"p", "s"}) or, once the execution has been
 released, its tombstone ({"p", "closed": [ms, max_seq, n]}) — kept under the same key
-so that one write moves an execution from live to closed. The meta key holds the
-partition's clock, next input offset and counters. Values are orjson of the slotted
-dataclasses (fast on the write path); restoring goes through pydantic, which rebuilds
-the nested dataclasses and int dict keys.
+so that one write moves an execution from live to closed. The partition's meta (clock,
+next input offset, counters) rides along as "m" on execution values, and has a key of
+its own for messages that write no execution last: restoring takes the meta with the
+highest `next_offset` found anywhere (see streams/live.py for why that is exact). Values
+are orjson of the slotted dataclasses (fast on the write path); restoring goes through
+pydantic, which rebuilds the nested dataclasses and int dict keys.
 """
 
 from __future__ import annotations
@@ -32,31 +34,44 @@ def meta_key(partition: int) -> bytes:
     return META_PREFIX + str(partition).encode("ascii")
 
 
-def encode_exec(partition: int, ex: ExecState) -> bytes:
+MetaDict = dict[str, int]
+
+
+def meta_dict(meta: PartitionMeta) -> MetaDict:
+    # `closed` lives in the execution keys, not here (see module docstring).
+    return {
+        "partition": meta.partition,
+        "stream_ms": meta.stream_ms,
+        "next_offset": meta.next_offset,
+        "released": meta.released,
+        "events": meta.events,
+        "ticks": meta.ticks,
+        "duplicates": meta.duplicates,
+        "after_close": meta.after_close,
+        "late_events": meta.late_events,
+    }
+
+
+def encode_exec(partition: int, ex: ExecState, meta: MetaDict | None = None) -> bytes:
     # The partition is stored with the state: restoring never re-derives it from the
     # key, so producers with their own partitioning still restore correctly.
-    return orjson.dumps({"p": partition, "s": ex}, option=_OPTS)
+    value: dict[str, Any] = {"p": partition, "s": ex}
+    if meta is not None:
+        value["m"] = meta
+    return orjson.dumps(value, option=_OPTS)
 
 
-def encode_tombstone(partition: int, closed: tuple[int, int, int]) -> bytes:
-    return orjson.dumps({"p": partition, "closed": closed})
+def encode_tombstone(
+    partition: int, closed: tuple[int, int, int], meta: MetaDict | None = None
+) -> bytes:
+    value: dict[str, Any] = {"p": partition, "closed": closed}
+    if meta is not None:
+        value["m"] = meta
+    return orjson.dumps(value)
 
 
-def encode_meta(meta: PartitionMeta) -> bytes:
-    # `closed` lives in the execution keys, not here (see module docstring).
-    return orjson.dumps(
-        {
-            "partition": meta.partition,
-            "stream_ms": meta.stream_ms,
-            "next_offset": meta.next_offset,
-            "released": meta.released,
-            "events": meta.events,
-            "ticks": meta.ticks,
-            "duplicates": meta.duplicates,
-            "after_close": meta.after_close,
-            "late_events": meta.late_events,
-        }
-    )
+def encode_meta(meta: PartitionMeta | MetaDict) -> bytes:
+    return orjson.dumps(meta_dict(meta) if isinstance(meta, PartitionMeta) else meta)
 
 
 def decode_exec(raw: bytes) -> tuple[int, ExecState]:
@@ -66,13 +81,14 @@ def decode_exec(raw: bytes) -> tuple[int, ExecState]:
 
 def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> PartitionState:
     """Rebuild one partition's state from table items (any partition's items may be mixed in)."""
-    meta = PartitionMeta(partition)
     execs: dict[str, ExecState] = {}
     tombstones: list[tuple[int, int, int, str]] = []
     own_meta = meta_key(partition)
+    latest: dict[str, Any] | None = None  # the meta with the highest next_offset
     for key, value in items:
         if value is None:
             continue
+        m: dict[str, Any] | None = None
         if key.startswith(EXEC_PREFIX):
             obj: dict[str, Any] = orjson.loads(value)
             if int(obj["p"]) != partition:
@@ -84,19 +100,24 @@ def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> P
             else:
                 ex = _EXEC.validate_python(obj["s"])
                 execs[ex.execution_id] = ex
+            m = obj.get("m")
         elif key == own_meta:
             m = orjson.loads(value)
-            meta = PartitionMeta(
-                partition,
-                stream_ms=m["stream_ms"],
-                next_offset=m["next_offset"],
-                released=m["released"],
-                events=m["events"],
-                ticks=m["ticks"],
-                duplicates=m["duplicates"],
-                after_close=m["after_close"],
-                late_events=m["late_events"],
-            )
+        if m is not None and (latest is None or m["next_offset"] > latest["next_offset"]):
+            latest = m
+    meta = PartitionMeta(partition)
+    if latest is not None:
+        meta = PartitionMeta(
+            partition,
+            stream_ms=latest["stream_ms"],
+            next_offset=latest["next_offset"],
+            released=latest["released"],
+            events=latest["events"],
+            ticks=latest["ticks"],
+            duplicates=latest["duplicates"],
+            after_close=latest["after_close"],
+            late_events=latest["late_events"],
+        )
     tombstones.sort()  # release order, exactly as the live fold inserted them
     meta.closed = {exec_id: (ms, max_seq, n) for n, ms, max_seq, exec_id in tombstones}
     if tombstones:

@@ -102,17 +102,60 @@ def test_live_equals_offline_fold_of_the_fleet_per_partition() -> None:
         assert live_out == offline[p], f"partition {p}"
 
 
-def test_writes_once_per_touched_execution_own_execution_then_meta_last() -> None:
+def _meta_of(key: bytes, value: bytes | None) -> int | None:
+    """The next_offset a write carries (None: it carries no meta)."""
+    if value is None:
+        return None
+    obj = orjson.loads(value)
+    if key.startswith(b"m:"):
+        return int(obj["next_offset"])
+    return int(obj["m"]["next_offset"]) if "m" in obj else None
+
+
+def test_writes_once_per_execution_and_the_last_write_says_the_message_is_done() -> None:
     lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
     msgs = messages_for(0, 1, lines)
     live = LivePartition(CFG, 0)
+    single = 0
     for offset, (key, value) in enumerate(msgs):
         result = live.process(key, value, "t", offset)
-        keys = [k for k, _ in result.writes]
+        keys = [k for k, _ in result.writes if k.startswith(b"x:")]
         assert len(keys) == len(set(keys))
-        assert keys[-1] == b"m:0"
+        *earlier, last = result.writes
+        assert _meta_of(*last) == offset + 1
+        assert all(_meta_of(k, v) in (None, offset) for k, v in earlier)
         if key is not None and result.events and any(k == b"x:" + key for k in keys):
-            assert keys[-2] == b"x:" + key
+            assert b"x:" + key in (last[0], earlier[-1][0] if earlier else None)
+        single += len(result.writes) == 1
+    assert single > len(msgs) / 2  # most messages: one record, the meta riding along
+
+
+@pytest.mark.parametrize("closed_cap", [CFG.closed_cap, 1])  # 1: tombstones get deleted
+def test_restore_after_any_cut_resumes_at_the_first_unfinished_message(closed_cap: int) -> None:
+    cfg = CFG.model_copy(update={"closed_cap": closed_cap})
+    lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
+    msgs = messages_for(0, 1, lines)[:300]
+    live = LivePartition(cfg, 0)
+    table: dict[bytes, bytes] = {}
+    deletes = 0
+    for offset, (key, value) in enumerate(msgs):
+        writes = live.process(key, value, "t", offset).writes
+        deletes += sum(v is None for _, v in writes)
+        for cut in range(len(writes)):
+            partial = dict(table)
+            for k, v in writes[:cut]:
+                if v is None:
+                    partial.pop(k, None)
+                else:
+                    partial[k] = v
+            assert LivePartition(cfg, 0, partial.items()).expected == offset
+        for k, v in writes:
+            if v is None:
+                table.pop(k, None)
+            else:
+                table[k] = v
+        assert LivePartition(cfg, 0, table.items()).expected == offset + 1
+    assert (deletes > 0) == (closed_cap == 1)
 
 
 def test_offset_guard_skips_applied_input_and_reports_gaps() -> None:
@@ -146,6 +189,7 @@ def test_bad_messages_become_dead_letters_with_coordinates() -> None:
     }
     assert result.rejected == {"invalid_json": 1}
     assert [k for k, _ in result.writes] == [b"m:3"]  # only the input position moved
+    assert _meta_of(*result.writes[0]) == 42
 
 
 def test_state_codec_round_trips_every_field() -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 import orjson
 import pytest
 
-from streams.state_codec import META_PREFIX
+from streams.state_codec import restore_partition
 from streams.topicio import end_offsets, read_topic
 from tests.streams.livelog import LiveLog, dead_letter_reasons, live, offline
 
@@ -33,16 +33,20 @@ def test_a_clean_stop_leaves_the_state_of_every_message_in_the_changelog(
     broker: str, fleet_ns: LiveLog
 ) -> None:
     """State writes trail the outputs' delivery (a writer task); stopping drains them,
-    so the last state record of each partition points past its last input message."""
+    so the state a restart restores from the changelog is past each last input message."""
     ends = asyncio.run(end_offsets(broker, f"{fleet_ns.ns}.telemetry"))
-    next_offsets: dict[int, int] = {}
+    table: dict[bytes, bytes] = {}
     changelog = asyncio.run(read_topic(broker, f"{fleet_ns.ns}-state-changelog"))
     for records in changelog.values():
         for r in records:
-            if r.key is not None and r.key.startswith(META_PREFIX) and r.value:
-                meta = orjson.loads(r.value)
-                next_offsets[meta["partition"]] = meta["next_offset"]
-    assert next_offsets == {p: end for p, end in ends.items() if end > 0}
+            if r.key is None:
+                continue
+            if r.value is None:
+                table.pop(r.key, None)
+            else:
+                table[r.key] = r.value
+    next_offsets = {p: restore_partition(p, table.items()).meta.next_offset for p in ends}
+    assert next_offsets == ends
 
 
 def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
