@@ -6,6 +6,10 @@ Stages (a)–(c) use the first --single-events events, (d) all --events of them.
   (b) noop   a Faust agent that does nothing per message
   (c) worker `agentfold worker` on single-event messages
   (d) worker `agentfold worker` on SDK-style messages of 50 events
+  (e) the worker's resident memory over --rss-events events / --rss-executions
+      executions (1,000,000 / 20,000; 500 running at a time, runs of 50 events, in
+      10-event messages), sampled at each quarter of the way: bounded state keeps it
+      flat however long the log
 Rates for (b)–(d) run from the first committed progress to fully caught up, so process
 start-up and group joins are not counted. Targets: (d) ≥ 100,000 events/s per worker
 process; (c) ≥ 0.6 × (b).
@@ -19,12 +23,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ceiling import raw_consume
 
 from streams.broker import EmbeddedBroker
-from streams.synthetic import batched, generate
+from streams.synthetic import batched, generate, iter_batched, iter_generate
 from streams.topicio import end_offsets, group_positions, produce_lines
 from streams.topics import create_topics
 from streams.worker import worker_argv
@@ -32,8 +37,16 @@ from streams.worker import worker_argv
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dict) -> float:
-    """Run a consumer process; seconds from its first committed progress to caught up."""
+def timed_group(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    cmd: list[str],
+    env: dict,
+    on_poll: Callable[[float, int], None] | None = None,
+) -> float:
+    """Run a consumer process; seconds from its first committed progress to caught up.
+    `on_poll(fraction committed, pid)` is called at every poll."""
     total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -48,6 +61,8 @@ def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dic
             except Exception:
                 lag = total
             now = time.monotonic()
+            if on_poll is not None:
+                on_poll(1 - lag / max(total, 1), proc.pid)
             if lag >= total:
                 last_untouched = now
             elif first is None:
@@ -64,6 +79,39 @@ def timed_group(bootstrap: str, group: str, topic: str, cmd: list[str], env: dic
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for row in status:
+            if row.startswith("VmRSS:"):
+                return int(row.split()[1]) / 1024
+    return 0.0
+
+
+def rss_stage(bootstrap: str, n_events: int, n_executions: int, partitions: int) -> None:
+    """(e): produce a long log, run the worker over it, sample its RSS per quarter."""
+    asyncio.run(create_topics(bootstrap, "br", partitions))
+    # Executions take turns (500 at a time, each a 50-event run): the log grows, the
+    # working set does not. 10-event messages interleave the executions' runs.
+    log = iter_batched(iter_generate(n_events, n_executions, seed=11, concurrent=500), 10)
+    asyncio.run(produce_lines(bootstrap, "br.telemetry", log, partitions))
+    marks: dict[float, float] = {}
+
+    def sample(done: float, pid: int) -> None:
+        for quarter in (0.25, 0.5, 0.75, 1.0):
+            if done >= quarter and quarter not in marks:
+                marks[quarter] = rss_mib(pid)
+
+    cmd = worker_cmd(bootstrap, "br", partitions)
+    seconds = timed_group(bootstrap, "br", "br.telemetry", cmd, dict(os.environ), sample)
+    at = "  ".join(f"{int(q * 100)}% {mb:.0f} MiB" for q, mb in sorted(marks.items()))
+    growth = marks[1.0] / marks[0.25] - 1 if marks.get(0.25) else float("nan")
+    print(
+        f"  (e) worker RSS over {n_events:,} events / {n_executions:,} executions: {at}; "
+        f"growth from the first quarter to the end {growth:+.0%} "
+        f"({n_events / seconds:,.0f} events/s)"
+    )
 
 
 def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
@@ -94,6 +142,8 @@ def main() -> None:
         default=20_000,
         help="events for (a)-(c), one per message (enough for several commit intervals)",
     )
+    parser.add_argument("--rss-events", type=int, default=1_000_000, help="(e); 0 skips it")
+    parser.add_argument("--rss-executions", type=int, default=20_000)
     args = parser.parse_args()
     lines = generate(args.events, args.executions)
     batches = batched(lines, 50)
@@ -137,6 +187,8 @@ def main() -> None:
             raw,
             noop,
         )
+        if args.rss_events:
+            rss_stage(bs, args.rss_events, args.rss_executions, args.partitions)
     print(
         f"  targets: (d) ≥ 100,000 events/s → {'met' if batch >= 100_000 else 'NOT met'}; "
         f"(c) ≥ 0.6 × (b) → {'met' if single >= 0.6 * noop else 'NOT met'} "

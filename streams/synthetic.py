@@ -23,16 +23,32 @@ def generate(n_events: int, n_executions: int, seed: int = 7) -> list[bytes]:
     return list(iter_generate(n_events, n_executions, seed))
 
 
-def iter_generate(n_events: int, n_executions: int, seed: int = 7) -> Iterator[bytes]:
-    """`generate`, one line at a time (for logs too large to hold)."""
+def iter_generate(
+    n_events: int, n_executions: int, seed: int = 7, concurrent: int | None = None
+) -> Iterator[bytes]:
+    """`generate`, one line at a time (for logs too large to hold).
+
+    By default every event picks one of all the executions at random, so all of them
+    live for the whole log. With `concurrent`, executions take turns instead: that many
+    run at once, each for n_events / n_executions events ending with `run_ended`, and a
+    new one takes its place — a long log through a bounded working set."""
     rng = random.Random(seed)
     seqs = [0] * n_executions
     decisions = [0] * n_executions
     live = [False] * n_executions
+    length = max(2, n_events // n_executions) if concurrent else 0
+    pool = list(range(min(concurrent or 0, n_executions)))
+    fresh = len(pool)  # the next execution to take a turn
     t = T0
     produced = 0
     while produced < n_events:
-        i = rng.randrange(n_executions)
+        if concurrent:
+            if not pool:
+                return
+            slot = rng.randrange(len(pool))
+            i = pool[slot]
+        else:
+            i = rng.randrange(n_executions)
         subject = f"exec-{i:06d}"
         t += rng.randint(0, 40)
         seqs[i] += 1
@@ -48,9 +64,16 @@ def iter_generate(n_events: int, n_executions: int, seed: int = 7) -> Iterator[b
         if not live[i]:
             live[i] = True
             env |= {"type": "agentfold.run_started", "data": {"goal_id": "g", "stream_id": "s"}}
-        elif seqs[i] % 400 == 0:
+        elif seqs[i] == length if concurrent else seqs[i] % 400 == 0:
             live[i] = False
             env |= {"type": "agentfold.run_ended", "data": {"success": True}}
+            if concurrent:  # its turn is over
+                if fresh < n_executions:
+                    pool[slot] = fresh
+                    fresh += 1
+                else:
+                    pool[slot] = pool[-1]
+                    pool.pop()
         elif seqs[i] % 50 == 2:
             env |= {
                 "type": "agentfold.action_started",

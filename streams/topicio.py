@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -156,7 +156,7 @@ async def wait_caught_up(
 
 
 async def produce_lines(
-    bootstrap: str, topic: str, lines: list[bytes], partitions: int, linger_ms: int = 5
+    bootstrap: str, topic: str, lines: Iterable[bytes], partitions: int, linger_ms: int = 5
 ) -> int:
     """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick without
     a partition goes to every partition; unparseable lines go unkeyed to partition 0."""
