@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import tracemalloc
 from typing import Any
 
 import orjson
 import pytest
 
-from schemas.codec import MAX_MESSAGE_BYTES, dead_letter, decode_message, encode_event
+from schemas.codec import (
+    MAX_MESSAGE_BYTES,
+    canonical_json,
+    dead_letter,
+    decode_message,
+    encode_event,
+)
 from schemas.errors import REJECT_REASONS
 from schemas.events import KINDS, Metric
 from schemas.outputs import Origin
@@ -138,3 +145,14 @@ def test_dead_letter_keeps_original_bytes_and_origin() -> None:
 
 def test_every_kind_has_a_model() -> None:
     assert len(KINDS) == 12 and "tick" in KINDS
+
+
+def test_canonical_json_costs_its_size_not_the_encoders_buffer() -> None:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [canonical_json({"id": f"x{n}", "score": 0.5}) for n in range(2000)]
+        per_value = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_value < 400  # orjson's own output: > 4096
