@@ -24,6 +24,7 @@ HEALING = "healing"
 ATTRIBUTION = "attribution"
 DEADLETTER = "deadletter"
 TELEMETRY = "telemetry"
+EXECUTOR_LEDGER = "executor"  # the executor's "attempt started" records, not a fold output
 OUTPUT_TOPICS: tuple[str, ...] = (RUNS, STAGNATION, HEALING, ATTRIBUTION, DEADLETTER)
 
 # "none": no signal fired in the window (score 0): no metric samples, not silent, no

@@ -300,7 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     executor.add_argument(
         "--source",
         default="agentfold-executor",
-        help="source of its reports; its own reports are read back at start (agentfold-executor)",
+        help="source of its reports and ledger records; attempts this source started "
+        "(<prefix>.executor) are never run again (agentfold-executor)",
+    )
+    executor.add_argument(
+        "--remember",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="started attempts kept in memory to skip redelivered plans (100000)",
     )
     executor.add_argument(
         "--timeout", type=float, default=30.0, metavar="S", help="completion timeout (30)"
@@ -721,8 +729,8 @@ def cmd_executor(args: argparse.Namespace) -> int:
     from streams.handlers import load_handlers
 
     _need_broker(args)
-    if args.timeout <= 0 or args.poll <= 0:
-        raise InputError("--timeout and --poll must be positive")
+    if args.timeout <= 0 or args.poll <= 0 or args.remember <= 0:
+        raise InputError("--timeout, --poll and --remember must be positive")
     handlers = load_handlers(args.handlers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("aiokafka", "kafka"):
@@ -734,6 +742,7 @@ def cmd_executor(args: argparse.Namespace) -> int:
         source=args.source,
         timeout_s=args.timeout,
         poll_s=args.poll,
+        remember=args.remember,
     )
 
     async def main() -> None:

@@ -6,12 +6,15 @@ through the handler registered for the record's `action_type` (`streams.attempt_
 an action type without a handler is reported `skipped_by_policy` with the reason), up
 to `max_in_flight` attempts at once so that one slow action does not hold up the rest.
 
-At most once per (idempotency_key, attempt), also across restarts and redeliveries:
-- at start it reads back the attempts it already reported (healing_attempt events with
-  its `source` in `<prefix>.telemetry`) and never runs those again;
-- it commits the plan's offset *before* running it, so a crash mid-attempt loses that
+At most once per (idempotency_key, attempt), also across restarts, redeliveries and a
+lost consumer group:
+- before running a plan it records the start in its ledger, `<prefix>.executor` (kept
+  as long as the plans), and commits the plan's offset; a crash mid-attempt loses that
   attempt rather than repeating it (the healer's ack timeout then replans it as the
-  next attempt).
+  next attempt);
+- at start it reads its own ledger records back (a topic bounded by retention, not the
+  telemetry log) and never runs those attempts again; in memory it remembers the
+  newest `remember` of them (a redelivered plan comes soon after the original).
 The report is a `healing_attempt` event keyed by the execution, with a derived id.
 """
 
@@ -29,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from schemas.codec import canonical_json
-from schemas.outputs import HEALING, TELEMETRY
+from schemas.outputs import EXECUTOR_LEDGER, HEALING, TELEMETRY
 from schemas.timefmt import format_ms
 from streams.attempt_engine import (
     DEFAULT_POLL_S,
@@ -41,6 +44,7 @@ from streams.attempt_engine import (
     run_attempt,
 )
 from streams.topicio import read_topic
+from streams.topics import create_topics, list_topics
 
 log = logging.getLogger("agentfold.executor")
 
@@ -56,6 +60,7 @@ class ExecutorSettings:
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 1.0
     max_in_flight: int = 8  # attempts run at once: a slow action does not hold up others
+    remember: int = 100_000  # started attempts kept in memory to skip redelivered plans
 
 
 @dataclass
@@ -76,25 +81,60 @@ def attempt_key(value: dict[str, Any]) -> tuple[str, int]:
     return str(value["idempotency_key"]), int(value["attempt"])
 
 
-async def reported_attempts(broker: str, prefix: str, source: str) -> set[tuple[str, int]]:
-    """(idempotency_key, attempt) of every attempt `source` already reported."""
-    done: set[tuple[str, int]] = set()
-    for records in (await read_topic(broker, f"{prefix}.{TELEMETRY}")).values():
+class RecentAttempts:
+    """The newest `cap` started attempts, oldest forgotten first: bounded memory."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._keys: dict[tuple[str, int], None] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: tuple[str, int]) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self.cap:
+            del self._keys[next(iter(self._keys))]
+
+
+def ledger_record(source: str, action: dict[str, Any], now_ms: int) -> tuple[bytes, bytes]:
+    key, attempt = attempt_key(action)
+    value = {
+        "source": source,
+        "idempotency_key": key,
+        "attempt": attempt,
+        "execution_id": action.get("execution_id"),
+        "action_type": action.get("action_type"),
+        "started_at": format_ms(now_ms),
+    }
+    return f"{key}:{attempt}".encode(), canonical_json(value)
+
+
+async def started_attempts(broker: str, prefix: str, source: str, cap: int) -> RecentAttempts:
+    """The attempts `source` has started, from its ledger (creating the topic if an
+    older deployment lacks it: same partition count as the healing topic)."""
+    ledger = f"{prefix}.{EXECUTOR_LEDGER}"
+    counts = await list_topics(broker, prefix)
+    if ledger not in counts:
+        await create_topics(
+            broker, prefix, counts.get(f"{prefix}.{HEALING}", 1), only={EXECUTOR_LEDGER}
+        )
+    started: list[tuple[str, str, int]] = []
+    for records in (await read_topic(broker, ledger)).values():
         for r in records:
-            if b"agentfold.healing_attempt" not in r.value:
-                continue  # cheap filter before parsing
             try:
                 doc = orjson.loads(r.value)
-            except orjson.JSONDecodeError:
-                continue
-            for e in doc if isinstance(doc, list) else [doc]:
-                if (
-                    isinstance(e, dict)
-                    and e.get("type") == "agentfold.healing_attempt"
-                    and e.get("source") == source
-                ):
-                    data = e.get("data") or {}
-                    done.add((str(data.get("idempotency_key")), int(data.get("attempt", 0))))
+                if doc.get("source") == source:
+                    key = (str(doc["idempotency_key"]), int(doc["attempt"]))
+                    started.append((str(doc.get("started_at", "")), *key))
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                log.warning("ledger record %s/%s is not readable; ignored", r.partition, r.offset)
+    done = RecentAttempts(cap)
+    for _, idempotency_key, attempt in sorted(started):  # oldest first: forgotten first
+        done.add((idempotency_key, attempt))
     return done
 
 
@@ -115,7 +155,7 @@ class Executor:
         self.clock_ms = clock_ms
         self.on_attempt = on_attempt
         self.stats = ExecutorStats()
-        self.done: set[tuple[str, int]] = set()
+        self.done = RecentAttempts(settings.remember)
         self._running: set[asyncio.Future[None]] = set()
         self._slots = asyncio.Semaphore(max(1, settings.max_in_flight))
 
@@ -157,7 +197,7 @@ class Executor:
 
     async def run(self, stop: asyncio.Event) -> ExecutorStats:
         s = self.s
-        self.done = await reported_attempts(s.broker, s.prefix, s.source)
+        self.done = await started_attempts(s.broker, s.prefix, s.source, s.remember)
         consumer = AIOKafkaConsumer(
             f"{s.prefix}.{HEALING}",
             bootstrap_servers=s.broker,
@@ -202,7 +242,13 @@ class Executor:
             if key in self.done:
                 self.stats.already_done += 1
                 planned = False
-        # Committed before acting: a crash now loses this attempt, never repeats it.
+        if planned:
+            # In the ledger before acting: a crash from here on loses this attempt,
+            # never repeats it — even if the plan comes again (same key and attempt).
+            ledger_key, ledger_value = ledger_record(self.s.source, action, self.clock_ms())
+            await producer.send_and_wait(
+                f"{self.s.prefix}.{EXECUTOR_LEDGER}", ledger_value, key=ledger_key
+            )
         await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
         if not planned:
             return

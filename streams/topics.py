@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION, TELEMETRY
+from schemas.outputs import (
+    ATTRIBUTION,
+    DEADLETTER,
+    EXECUTOR_LEDGER,
+    HEALING,
+    RUNS,
+    STAGNATION,
+    TELEMETRY,
+)
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 
@@ -34,6 +42,8 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(HEALING, "delete", WEEK_MS),
     TopicSpec(ATTRIBUTION, "delete", WEEK_MS),
     TopicSpec(DEADLETTER, "delete", 4 * WEEK_MS),
+    # Kept as long as the plans it answers for: a retained plan's ledger record is too.
+    TopicSpec(EXECUTOR_LEDGER, "delete", WEEK_MS),
 )
 
 

@@ -1,6 +1,6 @@
 """The executor on the real embedded broker: runs planned actions once, reports each
 attempt into the telemetry log as a valid event, skips unknown action types by policy,
-and never re-runs an attempt it already reported — also after a restart."""
+and never re-runs an attempt it started — also after a restart, from its ledger."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.codec import canonical_json, decode_message
 from streams.attempt_engine import ActionContext
-from streams.executor import Executor, ExecutorSettings
+from streams.executor import (
+    Executor,
+    ExecutorSettings,
+    RecentAttempts,
+    ledger_record,
+    started_attempts,
+)
 from streams.topicio import read_topic
-from streams.topics import create_topics
+from streams.topics import create_topics, list_topics
 from tests.streams.livelog import PARTITIONS, namespace
 
 pytestmark = pytest.mark.broker
@@ -125,3 +131,52 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
     run_until(again, lambda: again.stats.planned >= 3)
     assert again.stats.ran == 0 and again.stats.already_done == 3
     assert handler.sent == ["exec-a"] and len(attempts(broker, ns)) == 2
+
+
+def _settings(broker: str, ns: str) -> ExecutorSettings:
+    return ExecutorSettings(
+        broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        session_timeout_s=2, heartbeat_interval_s=0.3,
+    )  # fmt: skip
+
+
+def test_an_attempt_started_before_a_crash_is_not_run_again(broker: str) -> None:
+    """It crashed mid-attempt (no report), and its group's offsets are gone too: the
+    ledger alone keeps the attempt from running twice."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    crashed, fresh = plan("exec-a", "nudge"), plan("exec-b", "nudge")
+    key, value = ledger_record("agentfold-executor", crashed, 1_795_305_600_000)
+    other_source = ledger_record("someone-else", fresh, 1_795_305_600_000)
+
+    async def write_ledger() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        await producer.send_and_wait(f"{ns}.executor", value, key=key)
+        await producer.send_and_wait(f"{ns}.executor", other_source[1], key=other_source[0])
+        await producer.stop()
+
+    asyncio.run(write_ledger())
+    asyncio.run(produce(broker, f"{ns}.healing", [crashed, fresh]))
+    handler = Nudge()
+    executor = Executor(_settings(broker, ns), {"nudge": handler})
+    run_until(executor, lambda: executor.stats.ran >= 1)
+    assert handler.sent == ["exec-b"]  # another source's ledger is not ours
+    assert executor.stats.already_done == 1
+    ledger = asyncio.run(started_attempts(broker, ns, "agentfold-executor", 10))
+    assert len(ledger) == 2  # exec-b's start is in the ledger now
+
+
+def test_the_ledger_topic_is_created_for_an_older_deployment(broker: str) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS, only={"healing", "telemetry"}))
+    assert f"{ns}.executor" not in asyncio.run(list_topics(broker, ns))
+    assert len(asyncio.run(started_attempts(broker, ns, "agentfold-executor", 10))) == 0
+    assert asyncio.run(list_topics(broker, ns))[f"{ns}.executor"] == PARTITIONS
+
+
+def test_recent_attempts_forget_the_oldest_beyond_their_cap() -> None:
+    recent = RecentAttempts(2)
+    for n in range(1, 4):
+        recent.add(("sheal_x", n))
+    assert ("sheal_x", 1) not in recent and ("sheal_x", 3) in recent and len(recent) == 2
