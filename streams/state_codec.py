@@ -71,8 +71,8 @@ def encode_tombstone(
     return exact_bytes(orjson.dumps(value))
 
 
-def encode_meta(meta: PartitionMeta | MetaDict) -> bytes:
-    return exact_bytes(orjson.dumps(meta_dict(meta) if isinstance(meta, PartitionMeta) else meta))
+def encode_meta(meta: MetaDict) -> bytes:
+    return exact_bytes(orjson.dumps(meta))
 
 
 def decode_exec(raw: bytes) -> tuple[int, ExecState]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import tracemalloc
 
 from processors.state import PartitionMeta
-from streams.state_codec import encode_meta, encode_tombstone
+from streams.state_codec import encode_meta, encode_tombstone, meta_dict
 
 
 def test_kept_values_cost_their_size_not_the_encoders_buffer() -> None:
     """orjson's output keeps a 4 KiB+ buffer; the table holds one value per execution
     for a day after it ends (closed_cap of them per partition), so that would add up."""
-    meta = PartitionMeta(3)
+    meta = meta_dict(PartitionMeta(3))
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
