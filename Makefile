@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck unit bench schema fleet clean
+.PHONY: setup native demo test lint typecheck unit bench schema fleet clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "agentfold needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
+# The fold compiled with mypyc (streams/native.py): rebuilt only when processors/ changed.
+# Without a C compiler the pure-Python fold runs instead — same outputs, slower.
+native: setup
+	@$(PY) -m streams.native_build --if-stale || echo "native fold: continuing with pure Python"
+
+demo: setup native
 	$(VENV)/bin/agentfold demo
 
-test: setup lint typecheck unit
+test: setup native lint typecheck unit
 
 lint: setup
 	$(VENV)/bin/ruff check schemas processors streams tests bench examples
@@ -31,7 +36,7 @@ typecheck: setup
 unit: setup
 	$(PY) -m pytest
 
-bench: setup
+bench: setup native
 	$(PY) bench/fold.py
 	$(PY) bench/live.py
 	$(PY) bench/replay.py

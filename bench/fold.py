@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+import streams  # first: puts the compiled fold in place when it is built
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import decode_message
@@ -55,7 +56,8 @@ def main() -> None:
     print(
         f"bench/fold.py: {len(lines):,} events, {args.executions:,} keys, "
         f"{args.partitions} partitions, 1 event/message, "
-        f"payload {size / len(lines):.0f} B/event ({size / 1e6:.1f} MB)"
+        f"payload {size / len(lines):.0f} B/event ({size / 1e6:.1f} MB); "
+        f"fold: {streams.NATIVE_STATUS}"
     )
     events = [e for line in lines for e in decode_message(line).events]
     routed = [partition_for(e.subject or "", args.partitions) for e in events]

@@ -5,9 +5,10 @@ released, its tombstone ({"p", "closed": [ms, max_seq, n]}) — kept under the s
 so that one write moves an execution from live to closed. The partition's meta (clock,
 next input offset, counters) rides along as "m" on execution values, and has a key of
 its own for messages that write no execution last: restoring takes the meta with the
-highest `next_offset` found anywhere (see streams/live.py for why that is exact). Values
-are orjson of the slotted dataclasses (fast on the write path); restoring goes through
-pydantic, which rebuilds the nested dataclasses and int dict keys.
+highest `next_offset` found anywhere (see streams/live.py for why that is exact). States go
+through `processors.state_json` both ways, field by field: the state classes may be
+compiled to native classes (streams/native.py), which orjson's dataclass support and
+pydantic cannot handle.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
 
 from processors.state import ExecState, PartitionMeta, PartitionState
+from processors.state_json import exec_from_json, exec_to_json
 from schemas.codec import exact_bytes
 
 EXEC_PREFIX = b"x:"
 META_PREFIX = b"m:"
 _OPTS = orjson.OPT_NON_STR_KEYS
-_EXEC = TypeAdapter(ExecState)
 
 
 def exec_key(execution_id: str) -> bytes:
@@ -56,7 +56,7 @@ def meta_dict(meta: PartitionMeta) -> MetaDict:
 def encode_exec(partition: int, ex: ExecState, meta: MetaDict | None = None) -> bytes:
     # The partition is stored with the state: restoring never re-derives it from the
     # key, so producers with their own partitioning still restore correctly.
-    value: dict[str, Any] = {"p": partition, "s": ex}
+    value: dict[str, Any] = {"p": partition, "s": exec_to_json(ex)}
     if meta is not None:
         value["m"] = meta
     return exact_bytes(orjson.dumps(value, option=_OPTS))
@@ -77,7 +77,7 @@ def encode_meta(meta: MetaDict) -> bytes:
 
 def decode_exec(raw: bytes) -> tuple[int, ExecState]:
     obj: dict[str, Any] = orjson.loads(raw)
-    return int(obj["p"]), _EXEC.validate_python(obj["s"])
+    return int(obj["p"]), exec_from_json(obj["s"])
 
 
 def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> PartitionState:
@@ -99,7 +99,7 @@ def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> P
                 ms, max_seq, n = obj["closed"]
                 tombstones.append((int(n), int(ms), int(max_seq), exec_id))
             else:
-                ex = _EXEC.validate_python(obj["s"])
+                ex = exec_from_json(obj["s"])
                 execs[ex.execution_id] = ex
             m = obj.get("m")
         elif key == own_meta:

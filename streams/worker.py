@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+import streams
 from processors.config import FoldConfig
 from streams.broker import EmbeddedBroker
 from streams.settings import WorkerSettings
@@ -49,7 +50,7 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
         quiet_internals(ws.log_level)
         print(
             f"agentfold worker: folding {ws.topic_prefix}.telemetry ({ws.partitions} partitions) "
-            f"on {ws.broker} as group {ws.app_id}",
+            f"on {ws.broker} as group {ws.app_id}; fold: {streams.NATIVE_STATUS}",
             file=sys.stderr,
             flush=True,
         )

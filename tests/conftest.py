@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
+import streams  # first: the compiled fold, when built, is what every test then runs
 from streams.broker import EmbeddedBroker
+
+
+def pytest_report_header() -> str:
+    return f"agentfold fold: {streams.NATIVE_STATUS}"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,78 @@
+"""Compile `processors/` with mypyc into the virtualenv (see streams/native.py).
+
+    python -m streams.native_build [--if-stale]   # what `make native` runs
+    python -m streams.native_build --status       # is the fold compiled right now?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import streams
+from streams.native import NATIVE_DIR, ROOT, STAMP, compiled_modules, source_digest, stamp_digest
+
+
+def build(native_dir: Path = NATIVE_DIR, if_stale: bool = False) -> int:
+    """Compile processors/ with mypyc into `native_dir`; the exit status for the CLI."""
+    digest = source_digest()
+    if if_stale and stamp_digest(native_dir) == digest:
+        print(f"native fold: up to date ({native_dir})")
+        return 0
+    try:
+        from mypyc.build import mypycify
+        from setuptools import Distribution
+    except ImportError as exc:
+        print(f"native fold: not built, pure Python is used ({exc}; needs mypy and setuptools)")
+        return 1
+    modules = compiled_modules()
+    started = time.monotonic()
+    print(f"native fold: compiling {len(modules)} modules of processors/ with mypyc …", flush=True)
+    with tempfile.TemporaryDirectory(prefix="agentfold-native-") as tmp:
+        cwd = os.getcwd()
+        os.chdir(ROOT)  # mypy resolves `processors.*` and `schemas.*` from here
+        try:
+            extensions = mypycify(
+                [f"processors/{m}.py" for m in modules], opt_level="3", target_dir=f"{tmp}/c"
+            )
+            # A bare Distribution: setuptools must not read this project's pyproject.toml.
+            dist = Distribution({"name": "agentfold-native", "ext_modules": extensions})
+            cmd = dist.get_command_obj("build_ext")
+            cmd.build_lib = f"{tmp}/lib"
+            cmd.build_temp = f"{tmp}/obj"
+            cmd.ensure_finalized()
+            cmd.run()
+        except (Exception, SystemExit) as exc:
+            print(f"native fold: build failed, pure Python is used ({exc})")
+            return 1
+        finally:
+            os.chdir(cwd)
+        if native_dir.exists():
+            shutil.rmtree(native_dir)
+        shutil.copytree(f"{tmp}/lib", native_dir)
+    (native_dir / STAMP).write_text(json.dumps({"digest": digest, "modules": modules}))
+    print(f"native fold: built in {time.monotonic() - started:.0f} s → {native_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.native_build", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--if-stale", action="store_true", help="only if processors/ changed")
+    parser.add_argument("--status", action="store_true", help="print how the fold runs; no build")
+    args = parser.parse_args(argv)
+    if args.status:
+        print(f"fold: {streams.NATIVE_STATUS}")
+        return 0
+    return build(if_stale=args.if_stale)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The compiled fold (streams/native.py) computes exactly what the pure one does, and a
+build of other sources than processors/ is never used."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import streams
+from streams.native import NATIVE_DIR, STAMP
+from streams.synthetic import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = ROOT / "examples" / "fleet.jsonl"
+NATIVE = streams.NATIVE_STATUS.startswith("native")
+needs_native = pytest.mark.skipif(not NATIVE, reason=f"fold runs {streams.NATIVE_STATUS}")
+
+# Small windows and caps, so that a short log closes windows, plans healing, times out
+# and evicts actions, forgets closed executions and overflows the de-duplication sets.
+TIGHT = {
+    "AGENTFOLD_WINDOW_S": "60",
+    "AGENTFOLD_GRACE_S": "5",
+    "AGENTFOLD_ACTION_TTL_S": "120",
+    "AGENTFOLD_MAX_OPEN_ACTIONS": "20",
+    "AGENTFOLD_CLOSED_CAP": "50",
+    "AGENTFOLD_SUMMARY_KEEP": "3",
+    "AGENTFOLD_DEDUP_IDS_CAP": "8",
+    "AGENTFOLD_RUN_INACTIVITY_S": "100",
+    "AGENTFOLD_MIN_SAMPLES": "2",
+}
+
+
+def fold(log: Path, native: bool, extra: dict[str, str] | None = None) -> bytes:
+    env = {**os.environ, "AGENTFOLD_NATIVE": "1" if native else "0", **(extra or {})}
+    status = subprocess.run(
+        [sys.executable, "-m", "streams.native_build", "--status"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ("native (mypyc)" in status) == native, status
+    out = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "fold", str(log), "--partitions", "3", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert out.count(b"\n") > 50
+    return out
+
+
+@needs_native
+def test_compiled_fold_equals_pure_fold_on_the_fleet() -> None:
+    assert fold(FLEET, native=True) == fold(FLEET, native=False)
+
+
+@needs_native
+def test_compiled_fold_equals_pure_fold_with_tight_caps(tmp_path: Path) -> None:
+    log = tmp_path / "synthetic.jsonl"
+    log.write_bytes(b"\n".join(generate(20_000, 200, seed=5)) + b"\n")
+    native = fold(log, native=True, extra=TIGHT)
+    assert native == fold(log, native=False, extra=TIGHT)
+    for topic in (b'"agentfold.healing"', b'"agentfold.attribution"', b'"agentfold.stagnation"'):
+        assert topic in native  # the paths that matter were exercised
+
+
+def status_with(native_dir: Path) -> str:
+    code = "import streams, processors.fold as f; print(streams.NATIVE_STATUS, '|', f.__file__)"
+    env = {**os.environ, "AGENTFOLD_NATIVE_DIR": str(native_dir)}
+    env.pop("AGENTFOLD_NATIVE", None)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_no_build_means_pure_python(tmp_path: Path) -> None:
+    out = status_with(tmp_path / "none")
+    assert out.startswith("pure Python (no native build") and out.rstrip().endswith(".py")
+
+
+@needs_native
+def test_a_build_of_other_sources_is_never_used(tmp_path: Path) -> None:
+    copy = tmp_path / "native"
+    shutil.copytree(NATIVE_DIR, copy)
+    assert status_with(copy).startswith("native (mypyc) |")  # the copy itself works
+    stamp = json.loads((copy / STAMP).read_text())
+    (copy / STAMP).write_text(json.dumps({**stamp, "digest": "0" * 64}))  # processors/ edited
+    out = status_with(copy)
+    assert "other sources" in out and out.rstrip().endswith("processors/fold.py")
