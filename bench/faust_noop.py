@@ -1,6 +1,7 @@
 """A Faust agent that does nothing per message: the framework's own per-message cost."""
 
 import os
+import tempfile
 
 import faust
 
@@ -8,6 +9,7 @@ app = faust.App(
     os.environ["NOOP_GROUP"],
     broker=f"kafka://{os.environ['NOOP_BROKER']}",
     store="memory://",
+    datadir=os.path.join(tempfile.gettempdir(), "agentfold-{conf.name}-data"),
     broker_session_timeout=2.0,
     broker_heartbeat_interval=0.3,
     broker_commit_interval=0.5,

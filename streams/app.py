@@ -21,8 +21,10 @@ import asyncio
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -99,10 +101,15 @@ class FoldWorker:
 
     def _build(self) -> faust.App:
         ws = self.ws
+        # Tables live in memory and their changelogs; Faust still creates a data
+        # directory, by default "<app id>-data" in the current directory.
+        datadir = Path(tempfile.gettempdir()) / f"agentfold-{os.getuid()}"
+        datadir.mkdir(exist_ok=True)
         app = faust.App(
             ws.app_id,
             broker=f"kafka://{ws.broker}",
             store="memory://",
+            datadir=str(datadir / "{conf.name}-data"),
             topic_partitions=ws.partitions,
             broker_session_timeout=ws.session_timeout_s,
             broker_heartbeat_interval=ws.heartbeat_interval_s,
