@@ -71,8 +71,9 @@ def activate(native_dir: Path = NATIVE_DIR) -> str:
     processors.__path__.insert(0, package_dir)
     sys.path.append(str(native_dir))  # mypyc's shared library is a top-level module
     try:
-        for name in names:
-            importlib.import_module(name)
+        # One module loads the shared library all of them live in (the others load
+        # when first imported, so that `agentfold --help` stays quick).
+        importlib.import_module("processors.state")
     except Exception as exc:  # a build for another platform, a broken file: stay pure
         for name in names:
             sys.modules.pop(name, None)
