@@ -1,13 +1,16 @@
 """The live worker: a Faust app folding `agentfold.telemetry` per partition.
 
-Per message: decode and fold (`LivePartition`), send the outputs to their topics on the
-source partition, and — once they are delivered — write the touched state to the
-changelog-backed table in crash-safe order. The agent does not wait for that: a
-writer task applies each message's state writes in log order as soon as its outputs
-are acknowledged (a bounded queue, drained before partitions are revoked), so the
-broker round trip of one message overlaps the folding of the next. Outputs and
-changelog records go straight to the producer (Faust's per-record topic path costs
-several times the send); with exactly_once both take Faust's transactional path.
+Per message: decode and fold (`LivePartition`) and send the outputs to their topics on
+the source partition. State is written in flushes (every `flush_interval_s`, or sooner
+when a partition has `flush_max_dirty` changed executions or `flush_max_outputs`
+outputs are waiting): each changed execution once, however many messages touched it,
+then each partition's commit record — in crash-safe order, see streams/live.py. A
+writer task writes a flush once the outputs of every message in it are acknowledged,
+so the agent never waits for a broker round trip (at most one flush waits while
+another is written; all of it is drained before partitions are revoked and at
+shutdown). Outputs and changelog records go straight to the producer (Faust's
+per-record topic path costs several times the send); with exactly_once both take
+Faust's transactional path, and state is flushed after every message.
 
 The table's state may therefore trail the committed offsets after a crash; the
 offset guard (`_fill_gap`) refolds the difference from the log on restart. Refolding
@@ -36,7 +39,7 @@ from processors.config import FoldConfig
 from schemas.codec import canonical_json
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
 from schemas.timefmt import format_ms
-from streams.live import LivePartition
+from streams.live import LivePartition, Writes
 from streams.settings import WorkerSettings
 from streams.state_codec import EXEC_PREFIX, META_PREFIX
 from streams.topicio import fetch_range
@@ -73,7 +76,8 @@ class StateTable(faust.Table):  # type: ignore[misc]
         return super().partition_for_key(key)  # type: ignore[no-any-return]
 
 
-Writes = list[tuple[bytes, bytes | None]]
+# A flush: the outputs it waits for, then each partition's changelog records.
+Flush = tuple[list[Any], list[tuple[int, Writes]]]
 
 
 class FoldWorker:
@@ -90,8 +94,11 @@ class FoldWorker:
         self.counters: Counter[str] = Counter()
         self._gap_consumer: AIOKafkaConsumer | None = None
         self._delivered: dict[int, int] = {}  # partition -> offset after the last delivered
-        # (partition, outputs being delivered, state writes) in log order; None: stop.
-        self._writes: asyncio.Queue[tuple[int, list[Any], Writes]] | None = None
+        self._pending: list[Any] = []  # delivery futures of the outputs since the last flush
+        self._flush_at = time.monotonic() + ws.flush_interval_s
+        self._in_message = False  # between folding a message and queueing its outputs
+        self._writes: asyncio.Queue[Flush] | None = None  # in flush order
+        self._dequeued = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._state_failed = False
         self._crashing: asyncio.Future[None] | None = None
@@ -146,6 +153,8 @@ class FoldWorker:
         if ws.tick_interval_s > 0:
             app.timer(ws.tick_interval_s, name="ticks")(self._ticks)
         app.timer(ws.counters_interval_s, name="counters")(self._log_counters)
+        if ws.processing_guarantee != "exactly_once":
+            app.timer(ws.flush_interval_s / 2, name="flush")(self._flush_timer)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_before_shutdown.connect(self._on_shutdown)  # consumer stopped, producer not
         app.on_partitions_assigned.connect(self._on_assigned)
@@ -215,58 +224,97 @@ class FoldWorker:
         allow_gap: bool = True,
     ) -> None:
         counters = self.counters
-        result = live.process(key, value, topic, offset, allow_gap=allow_gap)
-        if result.skipped:
-            counters["skipped_applied"] += 1
-            return
-        counters["messages"] += 1
-        counters["events"] += result.events
-        for reason, n in result.rejected.items():
-            counters[f"deadletter.{reason}"] += n
-        p = live.partition
-        pending = []
-        if self.ws.processing_guarantee == "exactly_once":
-            # Outputs, state and offsets commit together in Faust's transaction, so
-            # both go through Faust's transactional topic and table paths.
+        self._in_message = True
+        try:
+            result = live.process(key, value, topic, offset, allow_gap=allow_gap)
+            if result.skipped:
+                counters["skipped_applied"] += 1
+                return
+            counters["messages"] += 1
+            counters["events"] += result.events
+            for reason, n in result.rejected.items():
+                counters[f"deadletter.{reason}"] += n
+            p = live.partition
+            if self.ws.processing_guarantee == "exactly_once":
+                # Outputs, state and offsets commit together in Faust's transaction, so
+                # both go through Faust's transactional topic and table paths.
+                sent = []
+                for record in result.outputs:
+                    counters[f"out.{record.topic}"] += 1
+                    out_key = record.key.encode() if record.key is not None else None
+                    sent.append(
+                        await self.outputs[record.topic].send(
+                            key=out_key, value=canonical_json(record.value), partition=p
+                        )
+                    )
+                await asyncio.gather(*sent)
+                self._write_state(p, live.flush())
+                return
+            # Straight to the producer: Faust's per-record topic machinery (channels,
+            # FutureMessage, callbacks) costs several times the send itself.
+            send = self.app.producer.send
+            names = self._output_names
+            pending = self._pending
             for record in result.outputs:
                 counters[f"out.{record.topic}"] += 1
                 out_key = record.key.encode() if record.key is not None else None
-                pending.append(
-                    await self.outputs[record.topic].send(
-                        key=out_key, value=canonical_json(record.value), partition=p
-                    )
-                )
-            await asyncio.gather(*pending)
-            self._write_state(p, result.writes)
-            return
-        # Straight to the producer: Faust's per-record topic machinery (channels,
-        # FutureMessage, callbacks) costs several times the send itself.
-        send = self.app.producer.send
-        names = self._output_names
-        for record in result.outputs:
-            counters[f"out.{record.topic}"] += 1
-            out_key = record.key.encode() if record.key is not None else None
-            value = canonical_json(record.value)
-            pending.append(await send(names[record.topic], out_key, value, p, None, None))
-        if self._writes is None:
-            self._writes = asyncio.Queue(maxsize=self.ws.write_queue)
-            self._writer = asyncio.ensure_future(self._write_loop(self._writes))
-        await self._writes.put((p, pending, result.writes))  # waits when the queue is full
+                value = canonical_json(record.value)
+                pending.append(await send(names[record.topic], out_key, value, p, None, None))
+        finally:
+            self._in_message = False
+        ws = self.ws
+        if (
+            live.dirty >= ws.flush_max_dirty
+            or len(self._pending) >= ws.flush_max_outputs
+            or time.monotonic() >= self._flush_at
+        ):
+            await self._flush()
 
-    async def _write_loop(self, queue: asyncio.Queue[tuple[int, list[Any], Writes]]) -> None:
-        """Apply each message's state writes once its outputs are delivered, in order."""
+    def _queue_flush(self) -> asyncio.Queue[Flush]:
+        """Snapshot every partition's changes since the last flush and queue them for
+        the writer, with the outputs they wait for. Synchronous, so flushes queue in the
+        order their snapshots were taken. Never call it between folding a message and
+        queueing its outputs (`_in_message`): the flush would not wait for them."""
+        self._flush_at = time.monotonic() + self.ws.flush_interval_s
+        flushes = [(p, w) for p, live in sorted(self.lives.items()) if (w := live.flush())]
+        pending, self._pending = self._pending, []
+        if self._writes is None:
+            self._writes = asyncio.Queue()
+            self._writer = asyncio.ensure_future(self._write_loop(self._writes))
+        if flushes or pending:
+            self.counters["flushes"] += 1
+            self._writes.put_nowait((pending, flushes))
+        return self._writes
+
+    async def _flush(self) -> None:
+        queue = self._queue_flush()
+        # One flush being written and one waiting: folding waits for the writer.
+        while queue.qsize() > 1 and self._writer is not None and not self._writer.done():
+            self._dequeued.clear()
+            await self._dequeued.wait()
+
+    async def _flush_timer(self) -> None:
+        """Flush partitions that went quiet (a busy agent flushes as it goes)."""
+        if self.lives and not self._in_message and time.monotonic() >= self._flush_at:
+            self._queue_flush()
+
+    async def _write_loop(self, queue: asyncio.Queue[Flush]) -> None:
+        """Write each flush once the outputs it covers are delivered, in order."""
         while True:
-            p, pending, writes = await queue.get()
+            pending, flushes = await queue.get()
+            self._dequeued.set()
             try:
                 if pending:
                     # Delivered before the state that says they were emitted is written.
                     await asyncio.gather(*pending)
-                await self._send_state(p, writes)
+                for p, writes in flushes:
+                    self.counters["state.records"] += len(writes)
+                    await self._send_state(p, writes)
             except Exception as exc:
-                # Skipping it and writing later messages' state would advance the
-                # partition's next offset past a message whose state is lost. Stop
-                # instead: on restart the state trails the log and the guard refolds.
-                log.critical("partition %d: outputs or state not written: %r", p, exc)
+                # Skipping it and writing later flushes would advance a partition's
+                # next offset past messages whose state is lost. Stop instead: on
+                # restart the state trails the log and the guard refolds.
+                log.critical("outputs or state not written: %r", exc)
                 queue.task_done()
                 await self.app.crash(exc)
                 return
@@ -314,7 +362,11 @@ class FoldWorker:
             table.write_partition = None
 
     async def drain_writes(self) -> None:
-        """Wait until every queued state write is applied (before partitions move)."""
+        """Flush, and wait until every flush is written (before partitions move)."""
+        while self._in_message:  # a message's outputs are being queued: let it finish
+            await asyncio.sleep(0.001)
+        if self.ws.processing_guarantee != "exactly_once":
+            self._queue_flush()
         if self._writes is None or self._writer is None or self._writer.done():
             return  # nothing queued yet, or the writer stopped (the app is crashing)
         joined = asyncio.ensure_future(self._writes.join())

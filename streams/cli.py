@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="offset commit interval (1; 0.5 embedded)",
     )
     worker.add_argument(
+        "--flush-interval",
+        dest="flush_interval_s",
+        type=float,
+        metavar="S",
+        help="seconds between state flushes to the changelog (2)",
+    )
+    worker.add_argument(
         "--linger",
         dest="linger_s",
         type=float,
@@ -503,6 +510,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "session_timeout_s",
             "heartbeat_interval_s",
             "commit_interval_s",
+            "flush_interval_s",
             "linger_s",
             "processing_guarantee",
             "log_level",

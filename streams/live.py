@@ -1,21 +1,20 @@
-"""One Kafka message in, outputs and ordered state writes out — no Faust, no I/O.
+"""One Kafka message in, outputs out; state writes in flushes — no Faust, no I/O.
 
 The worker runs this per message; replay runs it over the log. Both therefore compute
 exactly the same thing.
 
-Crash consistency rests on two things. (1) The order of `writes`, all on one changelog
-partition: other touched executions, then the message's own execution, which carries
-the partition meta *after* the message ("m", with `next_offset` = offset + 1) — or,
-when the message's last write is not an execution value, the meta key does. Every
-earlier write of the message carries the meta from *before* it, and so does a meta
-key write put first when the message deletes a key (the deleted value may have held
-the highest meta). Restore takes the highest `next_offset` found: it is offset + 1 only
-if the message's last write survived, i.e. all of it did, and it never goes back.
-One record per message instead of two in the common case. (2) The offset guard: a
-message below `next_offset` is already applied and is skipped; one above it means input
-was skipped upstream (Faust can skip offsets around rebalances), and the driver must
-fold the gap first (`expected`). A message reprocessed after a partial write is
-idempotent: the fold de-duplicates.
+State is written in flushes, not per message (`flush`): each execution changed since the
+last flush gets one record, then the partition's commit record with the position after
+the last message folded. An execution touched by many messages between two flushes is
+encoded and written once — the write cache that makes state cheap on the hot path.
+Crash consistency rests on three things. (1) A flush restores whole or not at all: its
+records carry the values they replace, and restore rolls back the records of a flush
+whose commit record is missing (streams/state_codec.py). (2) The worker writes a flush
+only after the outputs of every message in it are delivered. (3) The offset guard: a
+message below `next_offset` is already applied and is skipped; one above it means the
+state trails the log (a crash since the last flush) or input was skipped upstream
+(Faust can skip offsets around rebalances), and the driver must fold the gap first
+(`expected`). Refolding is idempotent: the fold de-duplicates.
 """
 
 from __future__ import annotations
@@ -25,26 +24,26 @@ from dataclasses import dataclass, field
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from processors.state import PartitionState
 from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
 from schemas.events import Event
 from schemas.outputs import Origin, OutputRecord
 from streams.state_codec import (
-    MetaDict,
+    encode_commit,
     encode_exec,
-    encode_meta,
+    encode_exec_record,
     encode_tombstone,
     exec_key,
     meta_dict,
     meta_key,
-    restore_partition,
+    restore,
 )
+
+Writes = list[tuple[bytes, bytes | None]]  # changelog records in order; None = delete
 
 
 @dataclass(slots=True)
 class MessageResult:
     outputs: list[OutputRecord] = field(default_factory=list)
-    writes: list[tuple[bytes, bytes | None]] = field(default_factory=list)  # None = delete
     events: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # already applied before (offset below next_offset)
@@ -61,13 +60,13 @@ class OffsetGap(Exception):
 
 
 class LivePartition:
-    """The fold of one partition, fed raw messages, with its table writes worked out."""
+    """The fold of one partition, fed raw messages, with its state flushes worked out."""
 
     def __init__(
         self,
         cfg: FoldConfig,
         partition: int,
-        table_items: Iterable[tuple[bytes, bytes]] = (),
+        table_items: Iterable[tuple[bytes, bytes | None]] = (),
         check_keys: bool = True,
         *,
         state_writes: bool = True,
@@ -78,7 +77,14 @@ class LivePartition:
         time `until_ms` (the first event stamped later stops the partition), and may
         watch every decoded event with `on_event`."""
         self.partition = partition
-        self.fold = PartitionFold(cfg, partition, restore_partition(partition, table_items))
+        restored = restore(partition, table_items)
+        self.fold = PartitionFold(cfg, partition, restored.state)
+        # Keys whose table record is not their committed value go into the next flush.
+        self.fold.state.touched |= restored.rewrite
+        self._rewrite = restored.rewrite
+        self._flushed = restored.flushed  # execution id -> value as of the last flush
+        self._flush_no = restored.flush
+        self._flushed_offset = restored.state.meta.next_offset
         self.check_keys = check_keys
         self.state_writes = state_writes
         self.until_ms = until_ms
@@ -89,6 +95,16 @@ class LivePartition:
     def expected(self) -> int:
         """The next input offset this partition has not folded yet."""
         return self.fold.state.meta.next_offset
+
+    @property
+    def dirty(self) -> int:
+        """Executions the next flush writes."""
+        return len(self.fold.state.touched)
+
+    @property
+    def flushed_offset(self) -> int:
+        """The input offset the last flush (or the restored state) stands at."""
+        return self._flushed_offset
 
     def process(
         self, key: bytes | None, value: bytes, topic: str, offset: int, allow_gap: bool = False
@@ -101,14 +117,13 @@ class LivePartition:
         if offset > meta.next_offset and not allow_gap:
             raise OffsetGap(self.partition, meta.next_offset, offset)
         result = MessageResult()
-        before = meta_dict(meta) if self.state_writes else None
         decoded = decode_message(value, key if self.check_keys else NO_KEY_CHECK)
-        key_text = key.decode("utf-8", errors="replace") if key is not None else None
-        for rejected in decoded.rejected:
+        if decoded.rejected:
+            key_text = key.decode("utf-8", errors="replace") if key is not None else None
             origin = Origin(topic=topic, partition=self.partition, offset=offset)
-            result.outputs.append(dead_letter(rejected, origin, key_text))
-            result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
-        own: str | None = None
+            for rejected in decoded.rejected:
+                result.outputs.append(dead_letter(rejected, origin, key_text))
+                result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
         fold = self.fold
         until, on_event = self.until_ms, self.on_event
         for event in decoded.events:
@@ -119,39 +134,46 @@ class LivePartition:
                 on_event(event)
             result.events += 1
             result.outputs.extend(fold.apply(event))
-            own = event.subject or own
         meta.next_offset = offset + 1
-        if before is not None:
-            self._writes(result, own, before)
-        else:
+        if not self.state_writes:
             fold.drain_touched()
         return result
 
-    def _writes(self, result: MessageResult, own: str | None, before: MetaDict) -> None:
+    def flush(self) -> Writes:
+        """The changelog records that bring the table up to the state after the last
+        message folded: one per execution changed since the last flush, then the commit
+        record, then Kafka tombstones for forgotten executions. Nothing when nothing
+        changed. The caller must write them in this order, after the outputs of every
+        message folded since the last flush are delivered."""
         state = self.fold.state
+        meta = state.meta
         touched = self.fold.drain_touched()
-        writes = result.writes
-        execs, closed = state.execs, state.meta.closed
-        if any(t not in execs and t not in closed for t in touched):
-            writes.append((meta_key(self.partition), encode_meta(before)))  # deletes follow
+        if not touched and meta.next_offset == self._flushed_offset:
+            return []
+        p, flush_no, flushed = self.partition, self._flush_no + 1, self._flushed
+        execs, closed, rewrite = state.execs, meta.closed, self._rewrite
+        writes: Writes = []
+        forgotten: list[bytes] = []
         for exec_id in sorted(touched):
-            if exec_id != own:
-                writes.append(self._exec_write(exec_id, state, before))
-        after = meta_dict(state.meta)
-        if own is not None and own in touched:
-            key, value = self._exec_write(own, state, after)
-            writes.append((key, value))
-            if value is not None:
-                return  # it carries "this message is fully written"
-        writes.append((meta_key(self.partition), encode_meta(after)))
-
-    def _exec_write(
-        self, exec_id: str, state: PartitionState, meta: MetaDict
-    ) -> tuple[bytes, bytes | None]:
-        ex = state.execs.get(exec_id)
-        if ex is not None:
-            return exec_key(exec_id), encode_exec(self.partition, ex, meta)
-        closed = state.meta.closed.get(exec_id)
-        if closed is not None:
-            return exec_key(exec_id), encode_tombstone(self.partition, closed, meta)
-        return exec_key(exec_id), None  # forgotten tombstone
+            ex = execs.get(exec_id)
+            if ex is not None:
+                value: bytes | None = encode_exec(p, ex)
+            else:
+                tomb = closed.get(exec_id)
+                value = encode_tombstone(p, tomb) if tomb is not None else None
+            undo = flushed.get(exec_id)
+            if value is None and undo is None and exec_id not in rewrite:
+                continue  # created and forgotten between two flushes: never written
+            key = exec_key(exec_id)
+            writes.append((key, encode_exec_record(p, flush_no, value, undo)))
+            if value is None:
+                flushed.pop(exec_id, None)
+                forgotten.append(key)
+            else:
+                flushed[exec_id] = value
+        writes.append((meta_key(p), encode_commit(meta_dict(meta), flush_no)))
+        writes.extend((key, None) for key in forgotten)
+        rewrite.clear()
+        self._flush_no = flush_no
+        self._flushed_offset = meta.next_offset
+        return writes

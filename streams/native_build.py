@@ -1,7 +1,7 @@
 """Compile `processors/` with mypyc into the virtualenv (see streams/native.py).
 
-    python -m streams.native_build [--if-stale]   # what `make native` runs
-    python -m streams.native_build --status       # is the fold compiled right now?
+python -m streams.native_build [--if-stale]   # what `make native` runs
+python -m streams.native_build --status       # is the fold compiled right now?
 """
 
 from __future__ import annotations

@@ -128,10 +128,21 @@ class WorkerSettings(BaseModel):
     commit_interval_s: float = Field(default=1.0, gt=0)
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     counters_interval_s: float = Field(default=30.0, gt=0)
-    write_queue: int = Field(
-        default=1000,
+    flush_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="seconds between state flushes to the changelog; after a crash the "
+        "worker refolds at most about this much of the log",
+    )
+    flush_max_dirty: int = Field(
+        default=2000,
         ge=1,
-        description="messages whose state writes may wait for their outputs' delivery",
+        description="flush sooner once a partition has this many changed executions",
+    )
+    flush_max_outputs: int = Field(
+        default=10_000,
+        ge=1,
+        description="flush sooner once this many outputs were sent since the last flush",
     )
     linger_s: float = Field(
         default=0.005,

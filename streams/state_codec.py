@@ -1,19 +1,34 @@
 """Fold state ⇄ table bytes. Keys: b"x:<execution_id>" and b"m:<partition>".
 
-An execution key holds either its state ({"p", "s"}) or, once the execution has been
-released, its tombstone ({"p", "closed": [ms, max_seq, n]}) — kept under the same key
-so that one write moves an execution from live to closed. The partition's meta (clock,
-next input offset, counters) rides along as "m" on execution values, and has a key of
-its own for messages that write no execution last: restoring takes the meta with the
-highest `next_offset` found anywhere (see streams/live.py for why that is exact). States go
-through `processors.state_json` both ways, field by field: the state classes may be
-compiled to native classes (streams/native.py), which orjson's dataclass support and
-pydantic cannot handle.
+The worker writes state in *flushes* (streams/live.py): every so often, each execution
+changed since the last flush gets one record, then the partition's commit record
+(b"m:<partition>": its position — next input offset, stream time, counters — and the
+flush number `f`). A flush must land whole or not at all, across executions, and one
+changelog partition gives no transactions. So an execution record carries both its new
+value and the value it replaces (an undo log):
+
+    b"x:<id>" → {"p": partition, "f": flush, "v": value or null, "u": previous or null}
+
+Restore reads the commit record's flush number n: a record from flush ≤ n stands for
+its "v"; one from a later flush (cut short by a crash: its commit record never landed)
+stands for its "u" — the value as of flush n, since a flush starts only after the
+previous one was sent, and a producer's records reach one partition in order. Such keys
+are rewritten by the next flush, before the flush number is used again.
+
+A value is an execution's state ({"p", "s"}) or, once it has been released, its
+tombstone ({"p", "closed": [ms, max_seq, n]}) — kept under the same key so that one
+write moves an execution from live to closed; null means forgotten, and the key gets a
+Kafka tombstone after the commit record. Records written before flushes existed (a
+value with the position "m" riding along, the highest `next_offset` winning) still
+restore. States go through `processors.state_json` both ways, field by field: the
+state classes may be compiled to native classes (streams/native.py), which orjson's
+dataclass support and pydantic cannot handle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -75,37 +90,92 @@ def encode_meta(meta: MetaDict) -> bytes:
     return exact_bytes(orjson.dumps(meta))
 
 
-def decode_exec(raw: bytes) -> tuple[int, ExecState]:
+def encode_exec_record(
+    partition: int, flush: int, value: bytes | None, undo: bytes | None
+) -> bytes:
+    """An execution's record in flush `flush`: its value and the value it replaces,
+    both already encoded (a value is encoded once per flush, never re-parsed)."""
+    return b'{"p":%d,"f":%d,"v":%s,"u":%s}' % (
+        partition,
+        flush,
+        b"null" if value is None else value,
+        b"null" if undo is None else undo,
+    )
+
+
+def encode_commit(meta: MetaDict, flush: int) -> bytes:
+    return exact_bytes(orjson.dumps({**meta, "f": flush}))
+
+
+def decode_exec(raw: bytes) -> tuple[int, ExecState] | None:
+    """The execution state an execution key's record holds — for a flush record, the
+    value it writes — or None when that is a tombstone or the execution was forgotten."""
     obj: dict[str, Any] = orjson.loads(raw)
-    return int(obj["p"]), exec_from_json(obj["s"])
+    value = obj["v"] if "f" in obj else obj
+    if value is None or "s" not in value:
+        return None
+    return int(value["p"]), exec_from_json(value["s"])
+
+
+@dataclass(slots=True)
+class Restored:
+    """A partition's state as of its last complete flush, and what the next flush needs."""
+
+    state: PartitionState
+    flush: int  # the last committed flush number; -1 before the first
+    flushed: dict[str, bytes]  # execution id -> its committed value, encoded
+    rewrite: set[str]  # keys whose record is not their committed value (or is a null)
 
 
 def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> PartitionState:
     """Rebuild one partition's state from table items (any partition's items may be mixed in)."""
-    execs: dict[str, ExecState] = {}
-    tombstones: list[tuple[int, int, int, str]] = []
+    return restore(partition, items).state
+
+
+def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Restored:
+    """`restore_partition`, with the bookkeeping the worker's next flush needs."""
     own_meta = meta_key(partition)
-    latest: dict[str, Any] | None = None  # the meta with the highest next_offset
+    records: list[tuple[str, dict[str, Any]]] = []
+    commit: dict[str, Any] | None = None
     for key, value in items:
         if value is None:
             continue
-        m: dict[str, Any] | None = None
         if key.startswith(EXEC_PREFIX):
             obj: dict[str, Any] = orjson.loads(value)
-            if int(obj["p"]) != partition:
-                continue
-            exec_id = key[len(EXEC_PREFIX) :].decode("utf-8")
-            if "closed" in obj:
-                ms, max_seq, n = obj["closed"]
-                tombstones.append((int(n), int(ms), int(max_seq), exec_id))
-            else:
-                ex = exec_from_json(obj["s"])
-                execs[ex.execution_id] = ex
-            m = obj.get("m")
+            if int(obj["p"]) == partition:
+                records.append((key[len(EXEC_PREFIX) :].decode("utf-8"), obj))
         elif key == own_meta:
-            m = orjson.loads(value)
-        if m is not None and (latest is None or m["next_offset"] > latest["next_offset"]):
-            latest = m
+            commit = orjson.loads(value)
+    committed = int(commit.get("f", -1)) if commit is not None else -1
+    latest = commit  # the position with the highest next_offset
+    execs: dict[str, ExecState] = {}
+    tombstones: list[tuple[int, int, int, str]] = []
+    flushed: dict[str, bytes] = {}
+    rewrite: set[str] = set()
+    for exec_id, obj in records:
+        val: dict[str, Any] | None
+        if "f" in obj:
+            if int(obj["f"]) <= committed:
+                val = obj["v"]
+                if val is None:
+                    rewrite.add(exec_id)  # forgotten; its Kafka tombstone was lost
+            else:
+                val = obj["u"]  # from a flush that never committed: roll back
+                rewrite.add(exec_id)
+        else:  # written before flushes: the value, with the position riding along
+            m = obj.pop("m", None)
+            if m is not None and (latest is None or m["next_offset"] > latest["next_offset"]):
+                latest = m
+            val = obj
+        if val is None:
+            continue
+        flushed[exec_id] = exact_bytes(orjson.dumps(val))
+        if "closed" in val:
+            ms, max_seq, n = val["closed"]
+            tombstones.append((int(n), int(ms), int(max_seq), exec_id))
+        else:
+            ex = exec_from_json(val["s"])
+            execs[ex.execution_id] = ex
     meta = PartitionMeta(partition)
     if latest is not None:
         meta = PartitionMeta(
@@ -125,4 +195,4 @@ def restore_partition(partition: int, items: Iterable[tuple[bytes, bytes]]) -> P
         meta.released = max(meta.released, tombstones[-1][0] + 1)
     state = PartitionState(meta, dict(sorted(execs.items())))
     state.reindex()
-    return state
+    return Restored(state, committed, flushed, rewrite)

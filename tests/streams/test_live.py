@@ -1,8 +1,9 @@
-"""LivePartition: raw messages → outputs + ordered writes; restore from table writes.
+"""LivePartition: raw messages → outputs; state flushes → table; restore from the table.
 
-The crash model tested here is the worker's: outputs of a message are delivered before
-its writes; writes are appended in order to one changelog partition, so a crash keeps
-a prefix of them; the consumer restarts at some message at or before the crash.
+The crash model tested here is the worker's: the outputs of the messages a flush covers
+are delivered before its records; the records are appended in order to one changelog
+partition, so a crash keeps a prefix of them; the consumer restarts at its committed
+offset, at or after the last flush, or anywhere a rebalance puts it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from schemas.codec import encode_event
 from streams.live import LivePartition
 from streams.offline import OfflineFold
 from streams.partitioner import partition_for
-from streams.state_codec import decode_exec, encode_exec, restore_partition
+from streams.state_codec import (
+    decode_exec,
+    encode_exec,
+    encode_exec_record,
+    encode_tombstone,
+    meta_dict,
+    restore,
+    restore_partition,
+)
 from tests.processors.test_laws import build_log, step_st
 
 CFG = FoldConfig()
@@ -45,16 +54,24 @@ def messages_for(partition: int, partitions: int, lines: list[bytes]) -> list[Ms
     return out
 
 
+Writes = list[tuple[bytes, bytes | None]]
+
+
 def run(
-    live: LivePartition, msgs: list[Msg], start: int = 0, skip_dead: bool = False
-) -> tuple[list[bytes], list]:
-    """Drive like the worker: a message past `live.expected` first gets its gap folded."""
+    live: LivePartition,
+    msgs: list[Msg],
+    start: int = 0,
+    skip_dead: bool = False,
+    flush_every: int = 1,
+) -> tuple[list[bytes], list[Writes]]:
+    """Drive like the worker: a message past `live.expected` first gets its gap folded;
+    state is flushed after every `flush_every` messages (and at the end)."""
     outputs: list[bytes] = []
-    writes: list = []
+    flushes: list[Writes] = []
     todo = list(range(start, len(msgs)))
     if todo and todo[0] > live.expected:
         todo = list(range(live.expected, todo[0])) + todo  # the worker fetches the gap
-    for offset in todo:
+    for n, offset in enumerate(todo, 1):
         key, value = msgs[offset]
         result = live.process(key, value, "agentfold.telemetry", offset)
         outputs += [
@@ -62,19 +79,33 @@ def run(
             for r in result.outputs
             if not (skip_dead and r.topic == "deadletter")
         ]
-        writes.append(result.writes)
-    return outputs, writes
+        if n % flush_every == 0 or n == len(todo):
+            flushes.append(live.flush())
+    return outputs, flushes
 
 
-def table_after(writes: list[list[tuple[bytes, bytes | None]]]) -> dict[bytes, bytes]:
-    table: dict[bytes, bytes] = {}
-    for message_writes in writes:
-        for key, value in message_writes:
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = value
+def apply(table: dict[bytes, bytes], writes: Writes) -> dict[bytes, bytes]:
+    for key, value in writes:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
     return table
+
+
+def table_after(flushes: list[Writes]) -> dict[bytes, bytes]:
+    table: dict[bytes, bytes] = {}
+    for writes in flushes:
+        apply(table, writes)
+    return table
+
+
+def snapshot(live: LivePartition) -> tuple[dict[str, bytes], dict[str, int]]:
+    """Everything restore must give back, encoded: states, tombstones, the position."""
+    state = live.fold.state
+    values = {k: encode_exec(0, ex) for k, ex in state.execs.items()}
+    values.update({k: encode_tombstone(0, c) for k, c in state.meta.closed.items()})
+    return values, meta_dict(state.meta)
 
 
 def dedup(outputs: list[bytes]) -> list[bytes]:
@@ -102,60 +133,100 @@ def test_live_equals_offline_fold_of_the_fleet_per_partition() -> None:
         assert live_out == offline[p], f"partition {p}"
 
 
-def _meta_of(key: bytes, value: bytes | None) -> int | None:
-    """The next_offset a write carries (None: it carries no meta)."""
-    if value is None:
-        return None
-    obj = orjson.loads(value)
-    if key.startswith(b"m:"):
-        return int(obj["next_offset"])
-    return int(obj["m"]["next_offset"]) if "m" in obj else None
-
-
-def test_writes_once_per_execution_and_the_last_write_says_the_message_is_done() -> None:
+def test_a_flush_writes_each_changed_execution_once_then_the_commit_record() -> None:
     lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
     msgs = messages_for(0, 1, lines)
-    live = LivePartition(CFG, 0)
-    single = 0
-    for offset, (key, value) in enumerate(msgs):
-        result = live.process(key, value, "t", offset)
-        keys = [k for k, _ in result.writes if k.startswith(b"x:")]
-        assert len(keys) == len(set(keys))
-        *earlier, last = result.writes
-        assert _meta_of(*last) == offset + 1
-        assert all(_meta_of(k, v) in (None, offset) for k, v in earlier)
-        if key is not None and result.events and any(k == b"x:" + key for k in keys):
-            assert b"x:" + key in (last[0], earlier[-1][0] if earlier else None)
-        single += len(result.writes) == 1
-    assert single > len(msgs) / 2  # most messages: one record, the meta riding along
+    live = LivePartition(CFG.model_copy(update={"closed_cap": 3}), 0)
+    messages = records = 0
+    for first in range(0, len(msgs), 40):
+        touched: set[bytes] = set()
+        for offset in range(first, min(first + 40, len(msgs))):
+            key, value = msgs[offset]
+            live.process(key, value, "t", offset)
+            touched |= {b"x:" + k.encode() for k in live.fold.state.touched}
+        writes = live.flush()
+        (
+            *records_,
+            (commit_key, commit),
+        ) = [w for w in writes if w[1] is not None]
+        tombstones = [k for k, v in writes if v is None]
+        assert commit_key == b"m:0" and orjson.loads(commit)["next_offset"] == live.expected
+        keys = [k for k, _ in records_]
+        assert len(keys) == len(set(keys)) and set(keys) <= touched
+        assert writes[: len(records_) + 1] == [*records_, (commit_key, commit)]  # commit last
+        nulls = {k for k, v in records_ if v is not None and orjson.loads(v)["v"] is None}
+        assert set(tombstones) == nulls  # forgotten keys are deleted after the commit
+        messages += min(40, len(msgs) - first)
+        records += len(records_)
+    assert records < messages / 2  # executions touched by several messages: written once
+    assert live.flush() == []  # nothing changed since
 
 
-@pytest.mark.parametrize("closed_cap", [CFG.closed_cap, 1])  # 1: tombstones get deleted
-def test_restore_after_any_cut_resumes_at_the_first_unfinished_message(closed_cap: int) -> None:
-    cfg = CFG.model_copy(update={"closed_cap": closed_cap})
+def test_every_cut_of_a_flush_restores_the_previous_flush_whole() -> None:
+    """A crash keeps a prefix of a flush's records: restore must give exactly the state
+    of the last complete flush — every execution, tombstone and the position."""
     lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
-    msgs = messages_for(0, 1, lines)[:300]
-    live = LivePartition(cfg, 0)
-    table: dict[bytes, bytes] = {}
-    deletes = 0
-    for offset, (key, value) in enumerate(msgs):
-        writes = live.process(key, value, "t", offset).writes
-        deletes += sum(v is None for _, v in writes)
-        for cut in range(len(writes)):
-            partial = dict(table)
-            for k, v in writes[:cut]:
-                if v is None:
-                    partial.pop(k, None)
-                else:
-                    partial[k] = v
-            assert LivePartition(cfg, 0, partial.items()).expected == offset
-        for k, v in writes:
-            if v is None:
-                table.pop(k, None)
-            else:
-                table[k] = v
-        assert LivePartition(cfg, 0, table.items()).expected == offset + 1
-    assert (deletes > 0) == (closed_cap == 1)
+    msgs = messages_for(0, 1, lines)
+    for cfg, every in ((CFG, 7), (CFG.model_copy(update={"closed_cap": 1}), 3)):
+        live = LivePartition(cfg, 0)
+        table: dict[bytes, bytes] = {}
+        committed = snapshot(live)
+        cuts = 0
+        for first in range(0, len(msgs), every):
+            for offset in range(first, min(first + every, len(msgs))):
+                live.process(*msgs[offset], "t", offset)
+            writes = live.flush()
+            commit = next(i for i, (k, _) in enumerate(writes) if k == b"m:0")
+            for cut in range(len(writes)):
+                again = LivePartition(cfg, 0, apply(dict(table), writes[:cut]).items())
+                # past the commit record only Kafka tombstones of forgotten keys follow
+                expected = committed if cut <= commit else snapshot(live)
+                assert snapshot(again) == expected, (first, cut)
+                cuts += 1
+            apply(table, writes)
+            committed = snapshot(live)
+            restored = LivePartition(cfg, 0, table.items())
+            assert snapshot(restored) == committed
+            assert restored.expected == min(first + every, len(msgs))
+        assert cuts > 2 * (len(msgs) // every)  # flushes of several records each
+
+
+def test_a_rolled_back_flush_is_rewritten_before_its_number_is_used_again() -> None:
+    """Records of a flush cut short stay in the table; the next flush after the restart
+    reuses the flush number, so it must rewrite them first, or they would count."""
+    lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
+    msgs = messages_for(0, 1, lines)[:120]
+    live = LivePartition(CFG, 0)
+    _, flushes = run(live, msgs[:60], flush_every=60)
+    table = table_after(flushes)
+    for offset in range(60, 120):
+        live.process(*msgs[offset], "t", offset)
+    cut = live.flush()[:-1]  # all but the commit record (and tombstones) landed
+    assert len(cut) > 3
+    apply(table, cut)
+    again = LivePartition(CFG, 0, table.items())
+    assert again.expected == 60
+    assert again.dirty >= len([k for k, v in cut if v is not None])
+    again.process(*msgs[60], "t", 60)  # one message, then a complete flush
+    apply(table, again.flush())
+    assert snapshot(LivePartition(CFG, 0, table.items())) == snapshot(again)
+
+
+def test_records_written_before_flushes_existed_still_restore() -> None:
+    """Changelogs of earlier versions: values with the position riding along as "m"."""
+    lines = [line for line in FLEET.read_bytes().splitlines() if line.strip()]
+    live = LivePartition(CFG, 0, check_keys=False)
+    for offset, line in enumerate(lines[:150]):
+        live.process(None, line, "t", offset)
+    state = live.fold.state
+    m = meta_dict(state.meta)
+    old = {b"x:" + k.encode(): encode_exec(0, ex, m) for k, ex in state.execs.items()}
+    old.update(
+        {b"x:" + k.encode(): encode_tombstone(0, c, m) for k, c in state.meta.closed.items()}
+    )
+    restored = restore(0, old.items())
+    assert restored.flush == -1 and not restored.rewrite
+    assert snapshot(LivePartition(CFG, 0, old.items())) == snapshot(live)
 
 
 def test_offset_guard_skips_applied_input_and_reports_gaps() -> None:
@@ -188,8 +259,8 @@ def test_bad_messages_become_dead_letters_with_coordinates() -> None:
         "index": None,
     }
     assert result.rejected == {"invalid_json": 1}
-    assert [k for k, _ in result.writes] == [b"m:3"]  # only the input position moved
-    assert _meta_of(*result.writes[0]) == 42
+    ((key, commit),) = live.flush()  # only the input position moved
+    assert key == b"m:3" and orjson.loads(commit)["next_offset"] == 42
 
 
 def test_state_codec_round_trips_every_field() -> None:
@@ -198,17 +269,20 @@ def test_state_codec_round_trips_every_field() -> None:
     for offset, line in enumerate(lines[:150]):
         live.process(None, line, "t", offset)
     for ex in live.fold.state.execs.values():
-        p, again = decode_exec(encode_exec(0, ex))
-        assert (p, again) == (0, ex)
+        assert decode_exec(encode_exec(0, ex)) == (0, ex)
+        record = encode_exec_record(0, 3, encode_exec(0, ex), None)
+        assert decode_exec(record) == (0, ex)
 
 
-def _split_run(msgs: list[Msg], crash_at: int, kept_writes: int, resume_at: int) -> list[bytes]:
+def _split_run(
+    msgs: list[Msg], crash_at: int, kept_writes: int, resume_at: int, every: int
+) -> list[bytes]:
     first = LivePartition(CFG, 0)
-    out1, writes = run(first, msgs[: crash_at + 1])
-    # the crash: the last message's writes were cut after `kept_writes` of them
-    writes[-1] = writes[-1][:kept_writes]
-    second = LivePartition(CFG, 0, table_after(writes).items())
-    out2, _ = run(second, msgs, start=resume_at)
+    out1, flushes = run(first, msgs[: crash_at + 1], flush_every=every)
+    # the crash: the last flush was cut after `kept_writes` of its records
+    flushes[-1] = flushes[-1][:kept_writes]
+    second = LivePartition(CFG, 0, table_after(flushes).items())
+    out2, _ = run(second, msgs, start=resume_at, flush_every=every)
     return dedup(out1 + out2)
 
 
@@ -222,12 +296,13 @@ def test_crash_and_restart_anywhere_gives_the_uninterrupted_outputs(steps: list,
     msgs: list[Msg] = [((e.subject or "").encode() or None, encode_event(e)) for e in log]
     straight, _ = run(LivePartition(CFG, 0), msgs)
     crash_at = data.draw(st.integers(0, len(msgs) - 1), label="crash at")
-    kept = data.draw(st.integers(0, 8), label="writes kept of the last message")
+    every = data.draw(st.integers(1, 12), label="messages per flush")
+    kept = data.draw(st.integers(0, 8), label="records kept of the last flush")
     # The consumer resumes at its committed offset (at or before the crash) — or, as
     # Faust does around rebalances, skips ahead: the driver folds the gap when the next
     # message shows it (the worker's idle ticks guarantee a next message).
     resume = data.draw(st.integers(max(0, crash_at - 3), len(msgs) - 1), label="resume at")
-    assert _split_run(msgs, crash_at, kept, resume) == dedup(straight)
+    assert _split_run(msgs, crash_at, kept, resume, every) == dedup(straight)
 
 
 def test_restore_ignores_other_partitions_and_rebuilds_timers() -> None:
@@ -295,13 +370,17 @@ def test_completed_executions_leave_only_tombstones_in_the_table() -> None:
     table: dict[bytes, bytes] = {}
     peak = 0
     for offset, (key, value) in enumerate(messages):
-        for k, v in live.process(key, value, "t", offset).writes:
-            if v is None:
-                table.pop(k, None)
-            else:
-                table[k] = v
-        peak = max(peak, len(table))
-    live_state = [k for k, v in table.items() if k.startswith(b"x:") and b'"closed"' not in v]
+        live.process(key, value, "t", offset)
+        if offset % 20 == 19 or offset == len(messages) - 1:
+            apply(table, live.flush())
+            peak = max(peak, len(table))
+    live_state = [
+        k
+        for k, v in table.items()
+        if k.startswith(b"x:")
+        and orjson.loads(v)["v"] is not None
+        and "closed" not in orjson.loads(v)["v"]
+    ]
     assert live_state == []
     assert live.fold.state.execs == {} and live.fold.state.open_actions == {}
     assert len(table) <= 1 + CFG.closed_cap  # tombstones (bounded) and the partition record

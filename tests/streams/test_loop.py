@@ -125,9 +125,11 @@ def test_stagnation_is_planned_attempted_recorded_and_then_suppressed_as_duplica
     # The healer's history — the worker's state, from its changelog — holds the success.
     history = []
     for r in records(broker, f"{ns}-state-changelog"):
-        if r.key == EXEC_PREFIX + b"exec-stagnant" and r.value and b'"s"' in r.value:
-            _, state = decode_exec(r.value)
-            rec = state.healing.get(plan["idempotency_key"])
+        if r.key != EXEC_PREFIX + b"exec-stagnant" or r.value is None:
+            continue
+        decoded = decode_exec(r.value)
+        if decoded is not None:
+            rec = decoded[1].healing.get(plan["idempotency_key"])
             if rec is not None:
                 history.append((rec.status, rec.reported))
     assert ("running", 0) in history and history[-1] == ("success", 1), history
