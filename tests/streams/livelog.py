@@ -8,6 +8,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,10 @@ class LiveLog:
 class Worker:
     """`agentfold worker` as a real subprocess, with the embedded broker's short timeouts."""
 
-    def __init__(self, broker: str, ns: str, log: Path, tick: float = 0) -> None:
-        self.cmd = worker_argv(broker, ns, PARTITIONS, tick_interval_s=tick)
+    def __init__(
+        self, broker: str, ns: str, log: Path, tick: float = 0, flags: Sequence[str] = ()
+    ) -> None:
+        self.cmd = worker_argv(broker, ns, PARTITIONS, tick_interval_s=tick) + list(flags)
         self.broker = broker
         self.ns = ns
         self.log = log

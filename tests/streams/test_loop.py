@@ -122,7 +122,7 @@ def test_stagnation_is_planned_attempted_recorded_and_then_suppressed_as_duplica
     assert reports[0]["data"]["outcome"] == "success"
     assert reports[0]["source"] == "agentfold-demo-executor"
 
-    # The healer's history — the worker's state, from its changelog — holds the success.
+    # The healer's record — the worker's state, from its changelog — holds the success.
     history = []
     for r in records(broker, f"{ns}-state-changelog"):
         if r.key != EXEC_PREFIX + b"exec-stagnant" or r.value is None:
@@ -132,7 +132,10 @@ def test_stagnation_is_planned_attempted_recorded_and_then_suppressed_as_duplica
             rec = decoded[1].healing.get(plan["idempotency_key"])
             if rec is not None:
                 history.append((rec.status, rec.reported))
-    assert ("running", 0) in history and history[-1] == ("success", 1), history
+    # The changelog holds flushed snapshots (streams/live.py), so the in-flight state
+    # shows only when a flush fell between plan and report; the plan above proves it.
+    assert history and history[-1] == ("success", 1), history
+    assert set(history) <= {("running", 0), ("success", 1)}, history
 
     # Every later stagnant window: the same key, suppressed as a duplicate.
     later = [h for h in plans if h["window_start"] > plan["window_start"]]

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.state_codec import restore_partition
-from streams.topicio import end_offsets, read_topic
-from tests.streams.livelog import LiveLog, dead_letter_reasons, live, offline
+from streams.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
+from streams.topics import create_topics
+from tests.streams.livelog import (
+    FLEET,
+    PARTITIONS,
+    LiveLog,
+    Worker,
+    dead_letter_reasons,
+    lines_of,
+    live,
+    namespace,
+    offline,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -29,15 +42,10 @@ def test_live_worker_equals_offline_fold_of_the_fleet(broker: str, fleet_ns: Liv
     )
 
 
-def test_a_clean_stop_leaves_the_state_of_every_message_in_the_changelog(
-    broker: str, fleet_ns: LiveLog
-) -> None:
-    """State writes trail the outputs' delivery (a writer task); stopping drains them,
-    so the state a restart restores from the changelog is past each last input message."""
-    ends = asyncio.run(end_offsets(broker, f"{fleet_ns.ns}.telemetry"))
+def restored_positions(broker: str, ns: str) -> dict[int, int]:
+    """Per input partition, the next offset a restart would restore from the changelog."""
     table: dict[bytes, bytes] = {}
-    changelog = asyncio.run(read_topic(broker, f"{fleet_ns.ns}-state-changelog"))
-    for records in changelog.values():
+    for records in asyncio.run(read_topic(broker, f"{ns}-state-changelog")).values():
         for r in records:
             if r.key is None:
                 continue
@@ -45,8 +53,37 @@ def test_a_clean_stop_leaves_the_state_of_every_message_in_the_changelog(
                 table.pop(r.key, None)
             else:
                 table[r.key] = r.value
-    next_offsets = {p: restore_partition(p, table.items()).meta.next_offset for p in ends}
-    assert next_offsets == ends
+    ends = asyncio.run(end_offsets(broker, f"{ns}.telemetry"))
+    return {p: restore_partition(p, table.items()).meta.next_offset for p in ends}
+
+
+def test_a_clean_stop_leaves_the_state_of_every_message_in_the_changelog(
+    broker: str, fleet_ns: LiveLog
+) -> None:
+    """State is flushed behind the outputs' delivery (a writer task); stopping flushes
+    and drains, so a restart restores the state past each last input message."""
+    ends = asyncio.run(end_offsets(broker, f"{fleet_ns.ns}.telemetry"))
+    assert restored_positions(broker, fleet_ns.ns) == ends
+
+
+def test_a_quiet_worker_flushes_its_state_without_being_stopped(
+    broker: str, tmp_path: Path
+) -> None:
+    """No ticks, no more input, no stop: the flush timer writes the state of the last
+    messages. SIGKILLed (nothing drained) a while after catching up, the changelog still
+    restores every partition to its end."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines_of(FLEET), PARTITIONS))
+    worker = Worker(broker, ns, tmp_path / "worker.log", flags=["--flush-interval", "0.5"])
+    worker.start()
+    try:
+        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
+        time.sleep(1.5)  # three flush intervals
+    finally:
+        worker.kill()
+    ends = asyncio.run(end_offsets(broker, f"{ns}.telemetry"))
+    assert restored_positions(broker, ns) == ends
 
 
 def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
