@@ -68,26 +68,14 @@ def meta_dict(meta: PartitionMeta) -> MetaDict:
     }
 
 
-def encode_exec(partition: int, ex: ExecState, meta: MetaDict | None = None) -> bytes:
+def encode_exec(partition: int, ex: ExecState) -> bytes:
     # The partition is stored with the state: restoring never re-derives it from the
     # key, so producers with their own partitioning still restore correctly.
-    value: dict[str, Any] = {"p": partition, "s": exec_to_json(ex)}
-    if meta is not None:
-        value["m"] = meta
-    return exact_bytes(orjson.dumps(value, option=_OPTS))
+    return exact_bytes(orjson.dumps({"p": partition, "s": exec_to_json(ex)}, option=_OPTS))
 
 
-def encode_tombstone(
-    partition: int, closed: tuple[int, int, int], meta: MetaDict | None = None
-) -> bytes:
-    value: dict[str, Any] = {"p": partition, "closed": closed}
-    if meta is not None:
-        value["m"] = meta
-    return exact_bytes(orjson.dumps(value))
-
-
-def encode_meta(meta: MetaDict) -> bytes:
-    return exact_bytes(orjson.dumps(meta))
+def encode_tombstone(partition: int, closed: tuple[int, int, int]) -> bytes:
+    return exact_bytes(orjson.dumps({"p": partition, "closed": closed}))
 
 
 def encode_exec_record(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from processors.config import FoldConfig
 from schemas.codec import encode_event
-from streams.live import LivePartition
+from streams.live import LivePartition, Writes
 from streams.offline import OfflineFold
 from streams.partitioner import partition_for
 from streams.state_codec import (
@@ -52,9 +52,6 @@ def messages_for(partition: int, partitions: int, lines: list[bytes]) -> list[Ms
         elif partition_for(subject, partitions) == partition:
             out.append((subject.encode(), line))
     return out
-
-
-Writes = list[tuple[bytes, bytes | None]]
 
 
 def run(
@@ -220,10 +217,18 @@ def test_records_written_before_flushes_existed_still_restore() -> None:
         live.process(None, line, "t", offset)
     state = live.fold.state
     m = meta_dict(state.meta)
-    old = {b"x:" + k.encode(): encode_exec(0, ex, m) for k, ex in state.execs.items()}
+
+    def old_format(value: bytes) -> bytes:  # the position rode along as "m"
+        return orjson.dumps({**orjson.loads(value), "m": m})
+
+    old = {b"x:" + k.encode(): old_format(encode_exec(0, ex)) for k, ex in state.execs.items()}
     old.update(
-        {b"x:" + k.encode(): encode_tombstone(0, c, m) for k, c in state.meta.closed.items()}
+        {
+            b"x:" + k.encode(): old_format(encode_tombstone(0, c))
+            for k, c in state.meta.closed.items()
+        }
     )
+    old[b"m:0"] = orjson.dumps(m)  # the partition's own key: a bare position, no flush number
     restored = restore(0, old.items())
     assert restored.flush == -1 and not restored.rewrite
     assert snapshot(LivePartition(CFG, 0, old.items())) == snapshot(live)

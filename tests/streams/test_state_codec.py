@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 from processors.state import PartitionMeta
-from streams.state_codec import encode_meta, encode_tombstone, meta_dict
+from streams.state_codec import encode_commit, encode_exec_record, encode_tombstone, meta_dict
 
 
 def test_kept_values_cost_their_size_not_the_encoders_buffer() -> None:
@@ -16,7 +16,8 @@ def test_kept_values_cost_their_size_not_the_encoders_buffer() -> None:
     try:
         before = tracemalloc.get_traced_memory()[0]
         kept = [encode_tombstone(3, (1_795_305_600_000, n, n)) for n in range(2000)]
-        kept += [encode_meta(meta) for _ in range(2000)]
+        kept += [encode_commit(meta, n) for n in range(2000)]
+        kept += [encode_exec_record(3, n, kept[n], kept[n + 1]) for n in range(1000)]
         per_value = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
     finally:
         tracemalloc.stop()
