@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.bounds import truncate_values
+from processors.bounds import TEXT_BYTES, bound_payload, cap_payload, cap_text, json_size
 from processors.config import FoldConfig
 from processors.state import ExecState, OpenAction, PartitionState
 from processors.timers import TTL, cancel_timer, set_timer
@@ -75,15 +75,31 @@ def on_action_started(
     data = ev.data
     if data.action_id in ps.open_actions:
         return "duplicate_action_id"
+    expected, expected_size = bound_payload(data.expected_outcome, cfg)
+    criteria = cap_list(data.acceptance_criteria, cfg)
+    parent = data.parent_action_id
     action = OpenAction(
         action_id=data.action_id,
-        action_type=data.action_type,
+        action_type=cap_text(data.action_type, cfg.text_max),
         agent_id=ev.source,
         goal_id=ev.goal_id if ev.goal_id is not None else (ex.run.goal_id or None),
-        parent_action_id=data.parent_action_id,
-        expected_outcome=data.expected_outcome,
-        acceptance_criteria=data.acceptance_criteria,
+        parent_action_id=None if parent is None else cap_text(parent, cfg.text_max),
+        expected_outcome=expected,
+        acceptance_criteria=criteria,
         started_ms=ev.time,
+    )
+    ex.unmeasured += (
+        expected_size
+        + json_size(criteria)
+        + TEXT_BYTES
+        * (
+            3 * len(action.action_id)  # key, field and TTL timer
+            + len(action.action_type)
+            + len(action.agent_id)
+            + len(action.goal_id or "")
+            + len(action.parent_action_id or "")
+        )
+        + 256
     )
     ex.actions[data.action_id] = action
     ps.add_open_action(data.action_id, ev.time, ex.execution_id)
@@ -118,12 +134,13 @@ def on_step(ex: ExecState, ev: Step, cfg: FoldConfig) -> str | None:
     c = data.confidence
     confidence = 0.0 if c < 0.0 else 1.0 if c > 1.0 else c
     action.confidences.append(confidence)
-    action.steps.append(
-        (data.description[: cfg.description_max], data.decision[: cfg.decision_max], confidence)
-    )
+    description = data.description[: cfg.description_max]
+    decision = data.decision[: cfg.decision_max]
+    action.steps.append((description, decision, confidence))
     if len(action.steps) > cfg.summary_keep:
         del action.steps[0]
     action.n_steps += 1
+    ex.unmeasured += TEXT_BYTES * (len(description) + len(decision)) + 56  # + confidence twice
     return None
 
 
@@ -136,19 +153,31 @@ def on_observation(ex: ExecState, ev: Observation, cfg: FoldConfig) -> str | Non
         return "observation_cap_reached"
     # A tuple, time unformatted: the chain builds the record for the last few only.
     c = data.confidence
+    kind = data.observation_type[: cfg.label_max]
+    source = data.source[: cfg.label_max]
+    payload, size = cap_payload(data.data, cfg)
     action.observations.append(
-        (
-            ev.time,
-            data.observation_type[: cfg.label_max],
-            truncate_values(data.data, cfg) if data.data else {},
-            data.source[: cfg.label_max],
-            0.0 if c < 0.0 else 1.0 if c > 1.0 else c,
-        )
+        (ev.time, kind, payload, source, 0.0 if c < 0.0 else 1.0 if c > 1.0 else c)
     )
     if len(action.observations) > cfg.summary_keep:
         del action.observations[0]
     action.n_obs += 1
+    ex.unmeasured += size + TEXT_BYTES * (len(kind) + len(source)) + 56
     return None
+
+
+def cap_list(items: list[str], cfg: FoldConfig) -> list[str]:
+    """Acceptance criteria: each item a capped text, and only as many leading items as
+    fit payload_max_bytes."""
+    kept: list[str] = []
+    room = cfg.payload_max_bytes
+    for item in items:
+        text = cap_text(item, cfg.text_max)
+        room -= json_size(text) + 1
+        if room < 0:
+            break
+        kept.append(text)
+    return kept
 
 
 def close_action(
@@ -212,7 +241,7 @@ def build_chain(
         "duration_seconds": round(max(0, now - action.started_ms) / 1000, 2),
         "step_count": action.n_steps,
         "observation_count": action.n_obs,
-        "outcome": outcome,
+        "outcome": bound_payload(outcome, cfg)[0],
         "closed_by": closed_by,
         "success_score": score,
         "step_credits": step_credits,

@@ -82,6 +82,13 @@ class FoldConfig(BaseModel):
     value_str_max: PosInt = 500
     value_repr_max: PosInt = 1000
 
+    # State size (agentfold's own: the seeds keep payloads unbounded). Each execution's
+    # state is one changelog record holding its value and the value it replaces, so
+    # 2 × state_max_bytes must stay under the broker's record limit (Kafka: 1 MB).
+    text_max: PosInt = 1000  # any other free text kept in state or emitted from it
+    payload_max_bytes: PosInt = 16384  # a JSON object kept or emitted, after truncation
+    state_max_bytes: PosInt = 262144  # one execution, encoded; above it the fold sheds
+
     # De-duplication and closed executions.
     dedup_ids_cap: PosInt = 256
     seq_gap_cap: PosInt = 1024
@@ -102,6 +109,11 @@ class FoldConfig(BaseModel):
         no_cooldown = sorted(a for a in self.tier_actions.values() if a not in self.cooldown_s)
         if no_cooldown:
             raise ValueError(f"cooldown_s has no entry for action(s) {', '.join(no_cooldown)}")
+        if self.state_max_bytes < 4 * self.payload_max_bytes:
+            raise ValueError(
+                f"state_max_bytes ({self.state_max_bytes}) must be at least 4 × "
+                f"payload_max_bytes ({self.payload_max_bytes})"
+            )
         if self.progress_metric == self.exposure_metric:
             raise ValueError("progress_metric and exposure_metric must differ")
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from processors.bounds import TEXT_BYTES
 from processors.config import FoldConfig
 from processors.state import ExecState
 from schemas.events import Event
@@ -24,6 +25,7 @@ def seen_before(ex: ExecState, ev: Event, cfg: FoldConfig) -> bool:
     if key in seen:
         return True
     seen[key] = None
+    ex.unmeasured += TEXT_BYTES * len(key) + 8
     if len(seen) > cfg.dedup_ids_cap:
         del seen[next(iter(seen))]
     return False
@@ -37,6 +39,7 @@ def _seen_seq(ex: ExecState, seq: int, cfg: FoldConfig) -> bool:
             room = max(0, cfg.seq_gap_cap - len(ex.missing))
             kept = min(gap, room)
             ex.missing.extend(range(top + 1, top + 1 + kept))
+            ex.unmeasured += kept * (len(str(seq)) + 1)
             ex.seq_overflow += gap - kept
         ex.max_seq = seq
         return False

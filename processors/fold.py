@@ -9,9 +9,10 @@ deadline order, *before* the event that moved it is applied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from processors import attribution, healing, runs
+from processors.budget import EVENT_BYTES, enforce
 from processors.config import FoldConfig
 from processors.dedup import seen_before
 from processors.stagnation import score_window
@@ -43,6 +44,7 @@ from schemas.outputs import STAGNATION, OutputRecord
 from schemas.timefmt import format_ms
 
 Out = list[OutputRecord]
+WINDOW_BYTES: Final = 320  # an empty window and its timer, encoded
 E = TypeVar("E")
 Handler = Callable[["PartitionFold", ExecState, E, WindowAcc | None, Out], None]
 _HANDLERS: dict[type, Handler[Any]] = {}
@@ -61,7 +63,7 @@ def _handles(event_type: type[E]) -> Callable[[Handler[E]], Handler[E]]:
 class PartitionFold:
     """Folds the events of one partition, in log order, into outputs."""
 
-    __slots__ = ("_grace", "_idle", "_window", "cfg", "state")
+    __slots__ = ("_grace", "_idle", "_state_max", "_window", "cfg", "state")
 
     def __init__(self, cfg: FoldConfig, partition: int = 0, state: PartitionState | None = None):
         self.cfg = cfg
@@ -69,6 +71,7 @@ class PartitionFold:
         self._window = cfg.window_ms
         self._grace = cfg.grace_ms
         self._idle = cfg.run_inactivity_s * 1000
+        self._state_max = cfg.state_max_bytes
 
     # ─── entry point ───────────────────────────────────────────────────────────────
 
@@ -117,6 +120,9 @@ class PartitionFold:
             else:
                 acc.events += 1
         _HANDLERS[cls](self, ex, ev, acc, out)
+        ex.unmeasured += EVENT_BYTES
+        if ex.size + ex.unmeasured > self._state_max:
+            enforce(ps, ex, self.cfg, out)
         if ex.run.status != RUNNING:
             self._maybe_release(ex)
         return out
@@ -200,6 +206,7 @@ class PartitionFold:
     def _open_window(self, ex: ExecState, start: int) -> WindowAcc:
         acc = WindowAcc(start)
         ex.windows[start] = acc
+        ex.unmeasured += WINDOW_BYTES
         set_timer(self.state, ex, f"{WINDOW}{start}", start + self._window + self._grace)
         return acc
 

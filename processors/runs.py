@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from processors.bounds import truncate_values
+from processors.bounds import TEXT_BYTES, cap_payload, cap_text
 from processors.config import FoldConfig
 from processors.state import ExecState, RunState, WindowAcc
 from schemas.events import Decision, Outcome, Problem, RunEnded, RunStarted
@@ -48,10 +48,13 @@ def on_run_started(ex: ExecState, ev: RunStarted, cfg: FoldConfig) -> OutputReco
     run.started_seen = True
     run.started_ms = min(run.started_ms, ev.time)
     run.agent_id = ev.source
-    run.goal_id = data.goal_id or ev.goal_id or ""
-    run.goal_description = data.goal_description
-    run.stream_id = data.stream_id
-    run.input_data = truncate_values(data.input_data, cfg)
+    run.goal_id = cap_text(data.goal_id or ev.goal_id or "", cfg.text_max)
+    run.goal_description = cap_text(data.goal_description, cfg.text_max)
+    run.stream_id = cap_text(data.stream_id, cfg.text_max)
+    run.input_data, size = cap_payload(data.input_data, cfg)
+    ex.unmeasured += size + TEXT_BYTES * (
+        len(run.goal_id) + len(run.goal_description) + len(run.stream_id) + len(run.agent_id)
+    )
     return snapshot(ex, "started")
 
 
@@ -63,14 +66,28 @@ def on_decision(ex: ExecState, ev: Decision, cfg: FoldConfig) -> None:
         return
     index = run.total_decisions
     run.total_decisions += 1
-    if data.node_id not in run.nodes and len(run.nodes) < cfg.nodes_cap:
-        run.nodes.append(data.node_id)
-    run.pending[data.decision_id] = (index, data.node_id, data.intent, data.chosen_option_id)
+    text_max = cfg.text_max
+    node_id = cap_text(data.node_id, text_max)
+    intent = cap_text(data.intent, text_max)
+    chosen = cap_text(data.chosen_option_id, text_max)
+    if node_id not in run.nodes and len(run.nodes) < cfg.nodes_cap:
+        run.nodes.append(node_id)
+        ex.unmeasured += TEXT_BYTES * len(node_id)
+    run.pending[data.decision_id] = (index, node_id, intent, chosen)
+    ex.unmeasured += (
+        TEXT_BYTES * (len(data.decision_id) + len(node_id) + len(intent) + len(chosen)) + 32
+    )
     if len(run.pending) > cfg.pending_decisions_cap:
-        # Its outcome can no longer apply; it counts as unsuccessful, as hive's does.
-        oldest = next(iter(run.pending))
-        evicted = run.pending.pop(oldest)
-        _note_unsuccessful(run, evicted[0], evicted[2])
+        drop_oldest_pending(run)
+
+
+def drop_oldest_pending(run: RunState) -> tuple[str, tuple[int, str, str, str]]:
+    """Stop waiting for the oldest decision's outcome: it can no longer apply, and it
+    counts as unsuccessful, as hive's does for a decision without an outcome."""
+    oldest = next(iter(run.pending))
+    entry = run.pending.pop(oldest)
+    _note_unsuccessful(run, entry[0], entry[2])
+    return oldest, entry
 
 
 def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: FoldConfig) -> None:
@@ -115,16 +132,25 @@ def _note_unsuccessful(run: RunState, index: int, intent: str) -> None:
 
 def on_problem(ex: ExecState, ev: Problem, cfg: FoldConfig) -> None:
     d = ev.data
+    text_max = cfg.text_max
+    description = cap_text(d.description, text_max)
+    root_cause = None if d.root_cause is None else cap_text(d.root_cause, text_max)
+    fix = None if d.suggested_fix is None else cap_text(d.suggested_fix, text_max)
+    decision_id = None if d.decision_id is None else cap_text(d.decision_id, text_max)
     add_problem(
         ex.run,
-        d.severity,
-        d.description,
-        d.decision_id,
-        d.root_cause,
-        d.suggested_fix,
+        cap_text(d.severity, text_max),
+        description,
+        decision_id,
+        root_cause,
+        fix,
         ev.time,
         cfg,
         problem_id=d.problem_id,
+    )
+    # stored twice when critical or a warning: in problems and in the narrative list
+    ex.unmeasured += (
+        TEXT_BYTES * (2 * len(description) + len(root_cause or "") + len(fix or "")) + 160
     )
 
 
@@ -172,8 +198,9 @@ def on_run_ended(ex: ExecState, ev: RunEnded, cfg: FoldConfig) -> OutputRecord |
         return None
     data = ev.data
     status = data.status or ("completed" if data.success else "failed")
-    run.output_data = truncate_values(data.output_data, cfg)
-    finish(run, status, ev.time, data.narrative)
+    run.output_data, size = cap_payload(data.output_data, cfg)
+    finish(run, status, ev.time, cap_text(data.narrative, cfg.text_max))
+    ex.unmeasured += size + TEXT_BYTES * len(run.narrative)
     return snapshot(ex, status)
 
 
@@ -246,5 +273,6 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
         "seq_gaps": len(ex.missing) + ex.seq_overflow,
         "late_events": run.late_events,
         "ignored": dict(sorted(run.ignored.items())),
+        "shed": dict(sorted(run.shed.items())),
     }
     return OutputRecord(RUNS, ex.execution_id, value)

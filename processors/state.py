@@ -121,6 +121,7 @@ class RunState:
     warning_count: int = 0
     late_events: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    shed: dict[str, int] = field(default_factory=dict)  # dropped to keep state_max_bytes
 
     @property
     def is_open(self) -> bool:
@@ -144,6 +145,11 @@ class ExecState:
     missing: list[int] = field(default_factory=list)  # seqs skipped below max_seq
     seq_overflow: int = 0  # skipped seqs beyond the gap cap (never waited for)
     seen_ids: dict[str, None] = field(default_factory=dict)  # recent source+id, FIFO
+    # The state-size budget (processors/budget.py): the encoded size at the last
+    # measurement, and an over-estimate of what was added since. Kept in the state so
+    # that measurements, and hence shedding, happen at the same events after a restore.
+    size: int = 0
+    unmeasured: int = 0
 
 
 @dataclass(slots=True)

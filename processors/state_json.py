@@ -53,7 +53,7 @@ def _heal(h: HealRec) -> Obj:
     }
 
 
-def _action(a: OpenAction) -> Obj:
+def action_to_json(a: OpenAction) -> Obj:
     return {
         "action_id": a.action_id,
         "action_type": a.action_type,
@@ -101,6 +101,7 @@ def _run(r: RunState) -> Obj:
         "warning_count": r.warning_count,
         "late_events": r.late_events,
         "ignored": r.ignored,
+        "shed": r.shed,
     }
 
 
@@ -115,12 +116,14 @@ def exec_to_json(ex: ExecState) -> Obj:
         "closed_through": ex.closed_through,
         "late_pending": ex.late_pending,
         "healing": {key: _heal(h) for key, h in ex.healing.items()},
-        "actions": {aid: _action(a) for aid, a in ex.actions.items()},
+        "actions": {aid: action_to_json(a) for aid, a in ex.actions.items()},
         "timers": ex.timers,
         "max_seq": ex.max_seq,
         "missing": ex.missing,
         "seq_overflow": ex.seq_overflow,
         "seen_ids": ex.seen_ids,
+        "size": ex.size,
+        "unmeasured": ex.unmeasured,
     }
 
 
@@ -216,6 +219,8 @@ def _run_from(o: Obj) -> RunState:
         warning_count=int(o["warning_count"]),
         late_events=int(o["late_events"]),
         ignored={str(k): int(v) for k, v in o["ignored"].items()},
+        # absent from states written before the state budget existed
+        shed={str(k): int(v) for k, v in o.get("shed", {}).items()},
     )
 
 
@@ -236,4 +241,6 @@ def exec_from_json(o: Obj) -> ExecState:
         missing=[int(s) for s in o["missing"]],
         seq_overflow=int(o["seq_overflow"]),
         seen_ids={str(k): None for k in o["seen_ids"]},
+        size=int(o.get("size", 0)),
+        unmeasured=int(o.get("unmeasured", 0)),
     )

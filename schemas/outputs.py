@@ -90,6 +90,10 @@ class RunRecord(_Out):
     seq_gaps: int = Field(description="sequence numbers skipped and not (yet) seen")
     late_events: int = Field(description="events that arrived after their window closed")
     ignored: dict[str, int] = Field(description="valid events that could not apply, by reason")
+    shed: dict[str, int] = Field(
+        description="what was dropped to keep the execution's state within state_max_bytes, "
+        "by kind: summaries, actions, decisions, problems, dedup_ids"
+    )
 
 
 # ─── stagnation ─────────────────────────────────────────────────────────────────────

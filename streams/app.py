@@ -46,6 +46,15 @@ from streams.topicio import fetch_range
 
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
+KAFKA_DEFAULT_MESSAGE_MAX = 1_048_588  # broker message.max.bytes / topic max.message.bytes
+
+
+def changelog_record_max(cfg: FoldConfig) -> int:
+    """The largest changelog record the fold's state budget allows: an execution's value
+    and the value it replaces, each at most state_max_bytes after the execution's last
+    event, plus a margin for what the fold's estimate misses (timers firing between its
+    events, JSON escapes in text)."""
+    return 2 * (cfg.state_max_bytes + 4 * cfg.payload_max_bytes) + 1024
 
 
 def tick_event(worker_id: str, partition: int, now_ms: int) -> bytes:
@@ -102,6 +111,7 @@ class FoldWorker:
         self._writer: asyncio.Task[None] | None = None
         self._state_failed = False
         self._crashing: asyncio.Future[None] | None = None
+        self.record_max = changelog_record_max(cfg)
         self.app = self._build()
         self._output_names = {name: t.get_topic_name() for name, t in self.outputs.items()}
         self._changelog_name = self.table.changelog_topic.get_topic_name()
@@ -124,7 +134,7 @@ class FoldWorker:
             processing_guarantee=ws.processing_guarantee,
             consumer_auto_offset_reset="earliest",
             consumer_max_fetch_size=4 * MiB,  # oversize messages must reach the dead letters
-            producer_max_request_size=2 * MiB,
+            producer_max_request_size=max(2 * MiB, self.record_max + 64 * 1024),
             producer_linger=ws.linger_s,
             web_enabled=False,
             Table=StateTable,
@@ -147,7 +157,13 @@ class FoldWorker:
         }
         # bytes key/value types make the changelog raw too (a Schema would not).
         self.table = app.Table(
-            "state", default=None, partitions=ws.partitions, key_type=bytes, value_type=bytes
+            "state",
+            default=None,
+            partitions=ws.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            # real Kafka refuses records over the topic's limit (1 MB by default)
+            extra_topic_configs={"max.message.bytes": str(self.record_max)},
         )
         app.agent(self.telemetry, name="fold")(self._fold_agent)
         if ws.tick_interval_s > 0:

@@ -25,7 +25,7 @@ def quiet_internals(level: str) -> None:
 def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
     import faust
 
-    from streams.app import FoldWorker
+    from streams.app import KAFKA_DEFAULT_MESSAGE_MAX, FoldWorker
 
     embedded: EmbeddedBroker | None = None
     if ws.broker is None:
@@ -40,6 +40,15 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
         if created:
             print(f"agentfold worker: created {len(created)} topics", file=sys.stderr)
         worker_app = FoldWorker(ws, cfg)
+        if worker_app.record_max > KAFKA_DEFAULT_MESSAGE_MAX:
+            print(
+                f"agentfold worker: warning: with state_max_bytes={cfg.state_max_bytes} a state "
+                f"record can reach {worker_app.record_max} bytes, over Kafka's default limit "
+                f"({KAFKA_DEFAULT_MESSAGE_MAX}); the changelog topic is created with "
+                f"max.message.bytes={worker_app.record_max}, but an existing topic or a "
+                "broker's message.max.bytes may refuse it — lower state_max_bytes or raise them",
+                file=sys.stderr,
+            )
         worker = faust.Worker(
             worker_app.app,
             loglevel=ws.log_level.upper(),

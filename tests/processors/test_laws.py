@@ -21,6 +21,9 @@ from streams.offline import OfflineFold, render
 from tests.factory import Agent, tick
 
 CFG = FoldConfig()
+# a state budget small enough that these logs shed often (processors/budget.py)
+TINY_BUDGET = FoldConfig(state_max_bytes=1600, payload_max_bytes=400)
+config_st = st.sampled_from([CFG, TINY_BUDGET])
 PARTITIONS = 3
 SUBJECTS = [f"exec-{i}" for i in range(5)]
 
@@ -91,8 +94,8 @@ def build_log(steps: list[tuple[int, int, str, int]], end_all: bool = False) -> 
     return log
 
 
-def fold_lines(lines: list[bytes]) -> tuple[bytes, OfflineFold]:
-    folder = OfflineFold(CFG, PARTITIONS)
+def fold_lines(lines: list[bytes], cfg: FoldConfig = CFG) -> tuple[bytes, OfflineFold]:
+    folder = OfflineFold(cfg, PARTITIONS)
     out = b"".join(render(e) + b"\n" for e in folder.feed_lines(lines))
     return out, folder
 
@@ -105,25 +108,27 @@ LAW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChec
 
 
 @LAW
-@given(st.lists(step_st, min_size=1, max_size=60))
-def test_a_same_log_twice_is_byte_identical(steps: list[Any]) -> None:
+@given(st.lists(step_st, min_size=1, max_size=60), config_st)
+def test_a_same_log_twice_is_byte_identical(steps: list[Any], cfg: FoldConfig) -> None:
     lines = one_per_line(build_log(steps))
-    assert fold_lines(lines)[0] == fold_lines(list(lines))[0]
+    assert fold_lines(lines, cfg)[0] == fold_lines(list(lines), cfg)[0]
 
 
 @LAW
 @given(st.lists(step_st, min_size=1, max_size=60), st.data())
 def test_b_redelivery_changes_nothing(steps: list[Any], data: st.DataObject) -> None:
+    cfg = data.draw(config_st, label="config")
     lines = one_per_line(build_log(steps))
     original = data.draw(st.integers(0, len(lines) - 1), label="duplicated line")
     where = data.draw(st.integers(original + 1, len(lines)), label="inserted before")
     redelivered = [*lines[:where], lines[original], *lines[where:]]
-    assert fold_lines(redelivered)[0] == fold_lines(lines)[0]
+    assert fold_lines(redelivered, cfg)[0] == fold_lines(lines, cfg)[0]
 
 
 @LAW
 @given(st.lists(step_st, min_size=1, max_size=60), st.data())
 def test_c_batch_regrouping_changes_nothing(steps: list[Any], data: st.DataObject) -> None:
+    cfg = data.draw(config_st, label="config")
     log = build_log(steps)
     lines: list[bytes] = []
     batch: list[dict[str, Any]] = []
@@ -135,7 +140,7 @@ def test_c_batch_regrouping_changes_nothing(steps: list[Any], data: st.DataObjec
             batch = []
         batch.append(obj)
     lines.append(orjson.dumps(batch))
-    assert fold_lines(lines)[0] == fold_lines(one_per_line(log))[0]
+    assert fold_lines(lines, cfg)[0] == fold_lines(one_per_line(log), cfg)[0]
 
 
 @LAW

@@ -15,9 +15,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from processors.config import FoldConfig
+from schemas.timefmt import format_ms
+from streams.app import changelog_record_max
 from streams.state_codec import restore_partition
 from streams.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
 from streams.topics import create_topics
+from tests.factory import at
 from tests.streams.livelog import (
     FLEET,
     PARTITIONS,
@@ -84,6 +88,56 @@ def test_a_quiet_worker_flushes_its_state_without_being_stopped(
         worker.kill()
     ends = asyncio.run(end_offsets(broker, f"{ns}.telemetry"))
     assert restored_positions(broker, ns) == ends
+
+
+def heavy_lines(actions: int = 8, observations: int = 50) -> list[bytes]:
+    """One execution whose open actions hold ≈ 3.3 MB of observations: without a state
+    budget its changelog record would be far over any Kafka record limit."""
+    lines: list[bytes] = []
+
+    def event(kind: str, minute: int, **data: object) -> None:
+        n = len(lines) + 1
+        obj = {
+            "specversion": "1.0",
+            "id": f"heavy-{n}",
+            "source": "agent-h",
+            "type": f"agentfold.{kind}",
+            "subject": "exec-heavy",
+            "time": format_ms(at(minute)),
+            "seq": n,
+            "data": data,
+        }
+        lines.append(orjson.dumps(obj))
+
+    event("run_started", 0, goal_id="g", goal_description="heavy")
+    for a in range(actions):
+        event("action_started", 1 + a, action_id=f"act-{a}", action_type="research")
+        for o in range(observations):
+            data = {f"k{k}": f"{a}.{o}.{k}." + "x" * 400 for k in range(20)}
+            event("observation", 1 + a, action_id=f"act-{a}", observation_type="page", data=data)
+    event("run_ended", 30, success=True)
+    return lines
+
+
+def test_an_execution_too_big_for_a_record_does_not_wedge_the_worker(
+    broker: str, tmp_path: Path
+) -> None:
+    """The state budget keeps every changelog record far below Kafka's 1 MB default:
+    the worker folds the heavy execution and its neighbours, live == offline."""
+    ns = namespace()
+    lines = heavy_lines()  # alone: the fleet's later times would time its actions out
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, PARTITIONS))
+    worker = Worker(broker, ns, tmp_path / "worker.log")
+    worker.start()
+    worker.finish(timeout_s=90)
+    got, _ = live(broker, ns)
+    assert got == offline(lines)
+    runs = [orjson.loads(v) for (topic, _), vs in got.items() if topic == "runs" for v in vs]
+    assert runs[-1]["status"] == "completed" and runs[-1]["shed"]["summaries"] >= 1
+    changelog = asyncio.run(read_topic(broker, f"{ns}-state-changelog"))
+    biggest = max(len(r.value or b"") for rs in changelog.values() for r in rs)
+    assert biggest <= changelog_record_max(FoldConfig()) < 1_000_000
 
 
 def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
