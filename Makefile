@@ -29,6 +29,7 @@ test: setup native lint typecheck unit
 
 lint: setup
 	$(VENV)/bin/ruff check schemas processors streams tests bench examples
+	$(VENV)/bin/ruff format --check schemas processors streams tests bench examples
 
 typecheck: setup
 	$(VENV)/bin/mypy --strict schemas processors
