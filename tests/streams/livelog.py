@@ -113,3 +113,23 @@ def dead_letter_reasons(broker: str, ns: str) -> Counter[str]:
 
 def namespace() -> str:
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+def explain(got: Outputs, expected: Outputs) -> str:
+    """Where two output sets differ, compactly: a failure in a broker-backed test is
+    often a rare interleaving, and pytest's truncated dict diff hides which one."""
+    lines = []
+    for slot in sorted(got.keys() | expected.keys()):
+        a, b = got.get(slot, []), expected.get(slot, [])
+        if a == b:
+            continue
+        same = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+        where = "one is a prefix of the other" if same is None else f"first difference at {same}"
+        lines.append(f"{slot}: {len(a)} records vs {len(b)} expected; {where}")
+        if same is not None:
+            lines.append(f"    got      {a[same][:300]!r}")
+            lines.append(f"    expected {b[same][:300]!r}")
+        elif len(a) != len(b):
+            extra = (a if len(a) > len(b) else b)[min(len(a), len(b))]
+            lines.append(f"    first extra {extra[:300]!r}")
+    return "\n".join(lines[:40])

@@ -25,7 +25,7 @@ from streams.replay import ReplayRequest, ReplayResult, concerns, replay
 from streams.topicio import read_topic
 from streams.topics import create_topics
 from streams.verify import group_replay, verify
-from tests.streams.livelog import PARTITIONS, LiveLog, Outputs, live, namespace
+from tests.streams.livelog import PARTITIONS, LiveLog, Outputs, explain, live, namespace
 
 pytestmark = pytest.mark.broker
 CFG = FoldConfig()
@@ -50,7 +50,7 @@ def by_slot(result: ReplayResult, with_dead_letters: bool = True) -> Outputs:
 def test_replay_equals_the_live_outputs_of_the_fleet(broker: str, fleet_ns: LiveLog) -> None:
     for result in rebuilt(ReplayRequest(broker, fleet_ns.ns)):
         got, _ = live(broker, fleet_ns.ns, with_dead_letters=True)
-        assert by_slot(result) == got
+        assert by_slot(result) == got, explain(by_slot(result), got)
         assert result.partitions == PARTITIONS and result.rejected == 4
         assert verify(broker, fleet_ns.ns, group_replay(result.records())).ok
 
@@ -61,7 +61,7 @@ def test_replay_equals_live_after_the_crash_tests_restarts(
     got, dups = live(broker, crashed_ns.ns, with_dead_letters=True)
     for result in rebuilt(ReplayRequest(broker, crashed_ns.ns, jobs=2)):
         assert result.jobs == 2
-        assert by_slot(result) == got
+        assert by_slot(result) == got, explain(by_slot(result), got)
         report = verify(broker, crashed_ns.ns, group_replay(result.records()))
         assert report.ok, report.differences[:3]
         assert report.duplicates == dups

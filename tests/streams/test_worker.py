@@ -28,6 +28,7 @@ from tests.streams.livelog import (
     LiveLog,
     Worker,
     dead_letter_reasons,
+    explain,
     lines_of,
     live,
     namespace,
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.broker
 def test_live_worker_equals_offline_fold_of_the_fleet(broker: str, fleet_ns: LiveLog) -> None:
     got, dups = live(broker, fleet_ns.ns)
     assert dups == 0
-    assert got == offline(fleet_ns.lines)
+    expected = offline(fleet_ns.lines)
+    assert got == expected, explain(got, expected)
     assert dead_letter_reasons(broker, fleet_ns.ns) == Counter(
         {"invalid_json": 2, "schema_violation": 1, "unknown_type": 1}
     )
@@ -132,7 +134,8 @@ def test_an_execution_too_big_for_a_record_does_not_wedge_the_worker(
     worker.start()
     worker.finish(timeout_s=90)
     got, _ = live(broker, ns)
-    assert got == offline(lines)
+    expected = offline(lines)
+    assert got == expected, explain(got, expected)
     runs = [orjson.loads(v) for (topic, _), vs in got.items() if topic == "runs" for v in vs]
     assert runs[-1]["status"] == "completed" and runs[-1]["shed"]["summaries"] >= 1
     changelog = asyncio.run(read_topic(broker, f"{ns}-state-changelog"))
@@ -149,9 +152,7 @@ def test_sigkill_restarts_lose_nothing_and_duplicate_nothing(
     got, dups = live(broker, crashed_ns.ns)
     expected = offline(crashed_ns.lines)
     assert crashed_ns.kills >= 5
-    assert got.keys() == expected.keys()
-    for key in expected:
-        assert got[key] == expected[key], key
+    assert got == expected, explain(got, expected)
     planned = sum(b'"status":"planned"' in v for vs in got.values() for v in vs)
     assert planned == sum(b'"status":"planned"' in v for vs in expected.values() for v in vs)
     print(f"crash test: {crashed_ns.kills} kills, {dups} re-sent outputs removed by id")
