@@ -22,7 +22,8 @@ NATIVE = streams.NATIVE_STATUS.startswith("native")
 needs_native = pytest.mark.skipif(not NATIVE, reason=f"fold runs {streams.NATIVE_STATUS}")
 
 # Small windows and caps, so that a short log closes windows, plans healing, times out
-# and evicts actions, forgets closed executions and overflows the de-duplication sets.
+# and evicts actions, forgets closed executions, overflows the de-duplication sets and
+# sheds state over the budget.
 TIGHT = {
     "AGENTFOLD_WINDOW_S": "60",
     "AGENTFOLD_GRACE_S": "5",
@@ -33,6 +34,8 @@ TIGHT = {
     "AGENTFOLD_DEDUP_IDS_CAP": "8",
     "AGENTFOLD_RUN_INACTIVITY_S": "100",
     "AGENTFOLD_MIN_SAMPLES": "2",
+    "AGENTFOLD_STATE_MAX_BYTES": "2000",  # the state budget sheds (processors/budget.py)
+    "AGENTFOLD_PAYLOAD_MAX_BYTES": "400",
 }
 
 
@@ -71,6 +74,7 @@ def test_compiled_fold_equals_pure_fold_with_tight_caps(tmp_path: Path) -> None:
     assert native == fold(log, native=False, extra=TIGHT)
     for topic in (b'"agentfold.healing"', b'"agentfold.attribution"', b'"agentfold.stagnation"'):
         assert topic in native  # the paths that matter were exercised
+    assert b'"reason":"state_bytes"' in native
 
 
 def status_with(native_dir: Path) -> str:
