@@ -195,27 +195,46 @@ async def iter_range(
     start: int | None,
     end: int,
     max_records: int = 10_000,
+    stall_s: float = 120.0,
 ) -> AsyncIterator[list[Record]]:
     """Batches of records [start, end) of one partition (start None: the log start),
-    with a consumer that has no group."""
+    with a consumer that has no group.
+
+    A poll that returns nothing means either that the rest was removed (retention: the
+    log now starts past the position) or only that the broker or this process is slow.
+    Only the first ends the range early; the second is waited out, and after `stall_s`
+    without a record it raises TimeoutError — a range is never cut short silently (the
+    worker folds gaps with this, and replay must see the whole log)."""
     tp = TopicPartition(topic, partition)
     consumer.assign([tp])
     if start is None:
         await consumer.seek_to_beginning(tp)
     else:
         consumer.seek(tp, start)
-    empty_polls = 0
-    while await consumer.position(tp) < end and empty_polls < 3:
+    progress_at = time.monotonic()
+    while (position := await consumer.position(tp)) < end:
         batch = await consumer.getmany(tp, timeout_ms=1000, max_records=max_records)
         msgs = batch.get(tp, [])
-        # Three empty polls in a row: the rest was removed (retention, compaction).
-        empty_polls = 0 if msgs else empty_polls + 1
+        if not msgs:
+            first = (await consumer.beginning_offsets([tp]))[tp]
+            if first >= end:
+                return  # what was left of the range is gone
+            if first > position:
+                consumer.seek(tp, first)  # the log start moved past us: skip what went
+                continue
+            if time.monotonic() - progress_at > stall_s:
+                raise TimeoutError(
+                    f"{topic} partition {partition}: no record at offset {position} for "
+                    f"{stall_s:.0f} s though the log holds offsets {first}..{end - 1}"
+                )
+            continue
+        progress_at = time.monotonic()
         records = [
             Record(partition, m.offset, m.key, m.value or b"") for m in msgs if m.offset < end
         ]
         if records:
             yield records
-        if msgs and msgs[-1].offset >= end - 1:
+        if msgs[-1].offset >= end - 1:
             return
 
 
