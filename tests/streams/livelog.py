@@ -125,7 +125,14 @@ def explain(got: Outputs, expected: Outputs) -> str:
             continue
         same = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
         where = "one is a prefix of the other" if same is None else f"first difference at {same}"
-        lines.append(f"{slot}: {len(a)} records vs {len(b)} expected; {where}")
+        ids_a = [orjson.loads(x).get("id") for x in a]
+        ids_b = [orjson.loads(x).get("id") for x in b]
+        missing = [i for i in ids_b if i not in set(ids_a)]
+        extra = [i for i in ids_a if i not in set(ids_b)]
+        lines.append(
+            f"{slot}: {len(a)} records vs {len(b)} expected; {where}; "
+            f"{len(missing)} ids missing {missing[:3]}, {len(extra)} unexpected {extra[:3]}"
+        )
         if same is not None:
             lines.append(f"    got      {a[same][:300]!r}")
             lines.append(f"    expected {b[same][:300]!r}")
