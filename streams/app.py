@@ -42,7 +42,7 @@ from schemas.timefmt import format_ms
 from streams.live import LivePartition, Writes
 from streams.settings import WorkerSettings
 from streams.state_codec import EXEC_PREFIX, META_PREFIX
-from streams.topicio import fetch_range
+from streams.topicio import fetch_range, read_topic
 
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
@@ -185,13 +185,10 @@ class FoldWorker:
             self.last_seen[p] = time.monotonic()
             live = self.lives.get(p)
             if live is None:
-                live = self.lives[p] = LivePartition(self.cfg, p, self._table_items())
-                log.info(
-                    "partition %d: state restored (%d executions, next offset %d)",
-                    p,
-                    len(live.fold.state.execs),
-                    live.expected,
-                )
+                restored = await self._restore(p)
+                if TP(msg.topic, p) not in self.app.consumer.assignment():
+                    continue  # revoked while restoring: the next owner folds it
+                live = self.lives[p] = restored
             if msg.offset > live.expected:
                 await self._fill_gap(live, msg.topic, msg.offset)
             self._ack_skipped(msg.topic, p, msg.offset)
@@ -390,12 +387,45 @@ class FoldWorker:
         joined.cancel()
         await self.app.producer.flush()  # the changelog records are on the broker
 
-    def _table_items(self) -> list[tuple[bytes, bytes]]:
-        return [
-            (k, v)
-            for k, v in self.table.items()
-            if v is not None and (k.startswith(EXEC_PREFIX) or k.startswith(META_PREFIX))
-        ]
+    async def _restore(self, partition: int) -> LivePartition:
+        """The partition's fold, restored from its whole changelog partition as the
+        broker holds it now. Not from Faust's recovered table: Faust stops recovering
+        at the end offset the broker reports, and the embedded broker reports it short
+        after batched writes — a restore that misses a flush's tail records writes undo
+        values from a stale view, and a later restart rolls back to them."""
+        records = (await read_topic(self.ws.broker or "", self._changelog_name, [partition])).get(
+            partition, []
+        )
+        items: dict[bytes, bytes] = {}
+        for r in records:
+            if r.key is None or not r.key.startswith((EXEC_PREFIX, META_PREFIX)):
+                continue
+            if r.value:
+                items[r.key] = r.value
+            else:
+                items.pop(r.key, None)
+        store = self.table.data
+        stale = sum(1 for k, v in items.items() if store.get(k) != v)
+        if stale:
+            self.counters["restore.table_behind"] += 1
+            log.warning(
+                "partition %d: Faust's recovered table differs from the changelog in %d "
+                "keys (the broker reported the changelog's end short); restoring from the "
+                "changelog",
+                partition,
+                stale,
+            )
+        live = LivePartition(self.cfg, partition, items.items())
+        log.info(
+            "partition %d: state restored (%d executions, next offset %d, %d changelog "
+            "records, epoch %s)",
+            partition,
+            len(live.fold.state.execs),
+            live.expected,
+            len(records),
+            live.epoch,
+        )
+        return live
 
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
         await self.drain_writes()

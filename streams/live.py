@@ -35,6 +35,7 @@ from streams.state_codec import (
     exec_key,
     meta_dict,
     meta_key,
+    new_epoch,
     restore,
 )
 
@@ -72,6 +73,7 @@ class LivePartition:
         state_writes: bool = True,
         until_ms: int | None = None,
         on_event: Callable[[Event], None] | None = None,
+        epoch: str | None = None,
     ) -> None:
         """Replay sets `state_writes=False` (it keeps no table), may cut the log at event
         time `until_ms` (the first event stamped later stops the partition), and may
@@ -83,7 +85,9 @@ class LivePartition:
         self.fold.state.touched |= restored.rewrite
         self._rewrite = restored.rewrite
         self._flushed = restored.flushed  # execution id -> value as of the last flush
-        self._flush_no = restored.flush
+        self.epoch = epoch or new_epoch()
+        self._committed = restored.committed  # carried on by every commit, plus ours
+        self._flush_no = -1
         self._flushed_offset = restored.state.meta.next_offset
         self.check_keys = check_keys
         self.state_writes = state_writes
@@ -165,13 +169,14 @@ class LivePartition:
             if value is None and undo is None and exec_id not in rewrite:
                 continue  # created and forgotten between two flushes: never written
             key = exec_key(exec_id)
-            writes.append((key, encode_exec_record(p, flush_no, value, undo)))
+            writes.append((key, encode_exec_record(p, self.epoch, flush_no, value, undo)))
             if value is None:
                 flushed.pop(exec_id, None)
                 forgotten.append(key)
             else:
                 flushed[exec_id] = value
-        writes.append((meta_key(p), encode_commit(meta_dict(meta), flush_no)))
+        self._committed[self.epoch] = flush_no  # what the commit record says
+        writes.append((meta_key(p), encode_commit(meta_dict(meta), self._committed)))
         writes.extend((key, None) for key in forgotten)
         rewrite.clear()
         self._flush_no = flush_no

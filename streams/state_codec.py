@@ -2,31 +2,43 @@
 
 The worker writes state in *flushes* (streams/live.py): every so often, each execution
 changed since the last flush gets one record, then the partition's commit record
-(b"m:<partition>": its position — next input offset, stream time, counters — and the
-flush number `f`). A flush must land whole or not at all, across executions, and one
-changelog partition gives no transactions. So an execution record carries both its new
-value and the value it replaces (an undo log):
+(b"m:<partition>": its position — next input offset, stream time, counters — and which
+flushes are committed). A flush must land whole or not at all, across executions, and
+one changelog partition gives no transactions. So an execution record carries both its
+new value and the value it replaces (an undo log), and names its writer:
 
-    b"x:<id>" → {"p": partition, "f": flush, "v": value or null, "u": previous or null}
+    b"x:<id>" → {"p": partition, "e": epoch, "f": flush, "v": value or null,
+                 "u": previous or null}
 
-Restore reads the commit record's flush number n: a record from flush ≤ n stands for
-its "v"; one from a later flush (cut short by a crash: its commit record never landed)
-stands for its "u" — the value as of flush n, since a flush starts only after the
-previous one was sent, and a producer's records reach one partition in order. Such keys
-are rewritten by the next flush, before the flush number is used again.
+Every worker incarnation writes under its own epoch (a random token) and numbers its
+flushes from 0. The commit record holds "c", the committed flush number of every epoch
+whose records still stand: a record stands for its "v" when its flush is committed
+(f ≤ c[e]), else — a flush cut short by a crash, its commit never landed — for its "u",
+the value as of the last commit, since a flush starts only after the previous one was
+sent and a producer's records reach one partition in order. Such keys are rewritten by
+the next flush. Flush numbers are never compared across epochs: a restarted worker may
+restore from less than the whole changelog (a killed predecessor's last records can
+land after it started, and a broker can report a partition's end short of the truth,
+as the embedded one does, so that recovery stops early), and whatever it did not see
+must not become committed by its own commits. With a single counter it did: the next
+incarnation reused the flush numbers, and a predecessor's uncommitted records with the
+same number looked committed.
 
 A value is an execution's state ({"p", "s"}) or, once it has been released, its
 tombstone ({"p", "closed": [ms, max_seq, n]}) — kept under the same key so that one
 write moves an execution from live to closed; null means forgotten, and the key gets a
-Kafka tombstone after the commit record. Records written before flushes existed (a
-value with the position "m" riding along, the highest `next_offset` winning) still
-restore. States go through `processors.state_json` both ways, field by field: the
-state classes may be compiled to native classes (streams/native.py), which orjson's
-dataclass support and pydantic cannot handle.
+Kafka tombstone after the commit record. Records written by earlier versions restore:
+flush records without an epoch belong to the epoch "" (a commit without "c" commits its
+"f" for it), and records from before flushes (a value with the position "m" riding
+along, the highest `next_offset` winning) stand as they are. States go through
+`processors.state_json` both ways, field by field: the state classes may be compiled to
+native classes (streams/native.py), which orjson's dataclass support and pydantic
+cannot handle.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -78,21 +90,28 @@ def encode_tombstone(partition: int, closed: tuple[int, int, int]) -> bytes:
     return exact_bytes(orjson.dumps({"p": partition, "closed": closed}))
 
 
+def new_epoch() -> str:
+    """A token naming one worker incarnation's flushes (hex: needs no JSON escaping)."""
+    return uuid.uuid4().hex[:16]
+
+
 def encode_exec_record(
-    partition: int, flush: int, value: bytes | None, undo: bytes | None
+    partition: int, epoch: str, flush: int, value: bytes | None, undo: bytes | None
 ) -> bytes:
-    """An execution's record in flush `flush`: its value and the value it replaces,
-    both already encoded (a value is encoded once per flush, never re-parsed)."""
-    return b'{"p":%d,"f":%d,"v":%s,"u":%s}' % (
+    """An execution's record in flush `flush` of `epoch`: its value and the value it
+    replaces, both already encoded (a value is encoded once per flush, never re-parsed)."""
+    return b'{"p":%d,"e":"%s","f":%d,"v":%s,"u":%s}' % (
         partition,
+        epoch.encode("ascii"),
         flush,
         b"null" if value is None else value,
         b"null" if undo is None else undo,
     )
 
 
-def encode_commit(meta: MetaDict, flush: int) -> bytes:
-    return exact_bytes(orjson.dumps({**meta, "f": flush}))
+def encode_commit(meta: MetaDict, committed: dict[str, int]) -> bytes:
+    """The commit record: the position, and the committed flush of every epoch."""
+    return exact_bytes(orjson.dumps({**meta, "c": committed}))
 
 
 def decode_exec(raw: bytes) -> tuple[int, ExecState] | None:
@@ -110,7 +129,9 @@ class Restored:
     """A partition's state as of its last complete flush, and what the next flush needs."""
 
     state: PartitionState
-    flush: int  # the last committed flush number; -1 before the first
+    # epoch -> its committed flush, for the epochs whose records stand (the next
+    # incarnation's commits carry these on, plus its own)
+    committed: dict[str, int]
     flushed: dict[str, bytes]  # execution id -> its committed value, encoded
     rewrite: set[str]  # keys whose record is not their committed value (or is a null)
 
@@ -134,7 +155,8 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
                 records.append((key[len(EXEC_PREFIX) :].decode("utf-8"), obj))
         elif key == own_meta:
             commit = orjson.loads(value)
-    committed = int(commit.get("f", -1)) if commit is not None else -1
+    committed = commit_epochs(commit)
+    standing: dict[str, int] = {}  # the epochs of the records that stand as written
     latest = commit  # the position with the highest next_offset
     execs: dict[str, ExecState] = {}
     tombstones: list[tuple[int, int, int, str]] = []
@@ -143,10 +165,13 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
     for exec_id, obj in records:
         val: dict[str, Any] | None
         if "f" in obj:
-            if int(obj["f"]) <= committed:
+            epoch = str(obj.get("e", ""))
+            if int(obj["f"]) <= committed.get(epoch, -1):
                 val = obj["v"]
                 if val is None:
                     rewrite.add(exec_id)  # forgotten; its Kafka tombstone was lost
+                else:
+                    standing[epoch] = committed[epoch]
             else:
                 val = obj["u"]  # from a flush that never committed: roll back
                 rewrite.add(exec_id)
@@ -183,4 +208,13 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
         meta.released = max(meta.released, tombstones[-1][0] + 1)
     state = PartitionState(meta, dict(sorted(execs.items())))
     state.reindex()
-    return Restored(state, committed, flushed, rewrite)
+    return Restored(state, standing, flushed, rewrite)
+
+
+def commit_epochs(commit: dict[str, Any] | None) -> dict[str, int]:
+    """epoch -> committed flush, from a commit record of any version."""
+    if commit is None:
+        return {}
+    if "c" in commit:
+        return {str(e): int(f) for e, f in commit["c"].items()}
+    return {"": int(commit["f"])} if "f" in commit else {}
