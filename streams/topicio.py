@@ -61,10 +61,11 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, partitions: list[int] | None = None
+    bootstrap: str, topic: str, partitions: list[int] | None = None, stall_s: float = 120.0
 ) -> dict[int, list[Record]]:
     """Every record of the topic (or of the given partitions), from the beginning up to
-    the end offsets taken at the start, in partition order."""
+    the end offsets taken at the start, in partition order. TimeoutError after
+    `stall_s` without a record while some are still missing."""
     ends = await end_offsets(bootstrap, topic)
     wanted = {p: end for p, end in ends.items() if partitions is None or p in partitions}
     out: dict[int, list[Record]] = {p: [] for p in wanted}
@@ -79,8 +80,16 @@ async def read_topic(
         tps = [TopicPartition(topic, p) for p in sorted(todo)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        progress_at = time.monotonic()
         while todo:
             batch = await consumer.getmany(*tps, timeout_ms=1000, max_records=10_000)
+            if any(batch.values()):
+                progress_at = time.monotonic()
+            elif time.monotonic() - progress_at > stall_s:
+                raise TimeoutError(
+                    f"{topic}: no record for {stall_s:.0f} s while partitions "
+                    f"{sorted(todo)} are still short of their end"
+                )
             for tp, msgs in batch.items():
                 for m in msgs:
                     if m.offset < wanted[tp.partition]:
