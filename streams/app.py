@@ -112,6 +112,7 @@ class FoldWorker:
         self._state_failed = False
         self._crashing: asyncio.Future[None] | None = None
         self.record_max = changelog_record_max(cfg)
+        self._restored: set[int] = set()  # partitions restored at least once
         self.app = self._build()
         self._output_names = {name: t.get_topic_name() for name, t in self.outputs.items()}
         self._changelog_name = self.table.changelog_topic.get_topic_name()
@@ -334,21 +335,17 @@ class FoldWorker:
             queue.task_done()
 
     async def _send_state(self, partition: int, writes: Writes) -> None:
-        """Write state straight to the table's store and its changelog partition.
+        """Write state records straight to the changelog partition.
 
-        What Faust's table write does (store, then changelog record on the same
-        partition), without its per-record buffering. The records are not awaited:
-        Faust flushes the producer before each offset commit, `drain_writes` before
-        partitions move, and a failed delivery crashes the worker (`_state_sent`)."""
-        store = self.table.data
+        Not through Faust's table (its per-record buffering), and not into its store
+        either: restore reads the changelog itself (`_restore`), and a copy of every
+        record in memory — each closed execution's with the state it replaced — would
+        only grow the worker. The records are not awaited: Faust flushes the producer
+        before each offset commit, `drain_writes` before partitions move, and a failed
+        delivery crashes the worker (`_state_sent`)."""
         send = self.app.producer.send
         topic = self._changelog_name
         for k, v in writes:
-            if v is None:
-                if store.pop(k, None) is None:
-                    continue  # never written: no tombstone needed
-            else:
-                store[k] = v
             fut = await send(topic, k, v, partition, None, None)
             fut.add_done_callback(self._state_sent)
 
@@ -404,8 +401,12 @@ class FoldWorker:
                 items[r.key] = r.value
             else:
                 items.pop(r.key, None)
+        # Evidence for the reason above: on a partition's first restore in this
+        # process, Faust's store holds exactly what its recovery read.
         store = self.table.data
-        stale = sum(1 for k, v in items.items() if store.get(k) != v)
+        first = partition not in self._restored
+        self._restored.add(partition)
+        stale = sum(1 for k, v in items.items() if store.get(k) != v) if first else 0
         if stale:
             self.counters["restore.table_behind"] += 1
             log.warning(
