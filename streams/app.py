@@ -389,7 +389,23 @@ class FoldWorker:
         broker holds it now. Not from Faust's recovered table: Faust stops recovering
         at the end offset the broker reports, and the embedded broker reports it short
         after batched writes — a restore that misses a flush's tail records writes undo
-        values from a stale view, and a later restart rolls back to them."""
+        values from a stale view, and a later restart rolls back to them.
+
+        With exactly_once the table is restored as Faust recovered it: its recovery
+        reads only committed transactions (ours would need read_committed and the last
+        stable offset), and transactions need real Kafka, whose end offsets are right."""
+        if self.ws.processing_guarantee == "exactly_once":
+            table = [
+                (k, v) for k, v in self.table.items() if k.startswith((EXEC_PREFIX, META_PREFIX))
+            ]
+            live = LivePartition(self.cfg, partition, table)
+            log.info(
+                "partition %d: state restored (%d executions, next offset %d)",
+                partition,
+                len(live.fold.state.execs),
+                live.expected,
+            )
+            return live
         records = (await read_topic(self.ws.broker or "", self._changelog_name, [partition])).get(
             partition, []
         )
