@@ -42,7 +42,7 @@ from schemas.timefmt import format_ms
 from streams.live import LivePartition, Writes
 from streams.settings import WorkerSettings
 from streams.state_codec import EXEC_PREFIX, META_PREFIX
-from streams.topicio import fetch_range, read_topic
+from streams.topicio import end_offsets, fetch_range, iter_range
 
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
@@ -406,17 +406,7 @@ class FoldWorker:
                 live.expected,
             )
             return live
-        records = (await read_topic(self.ws.broker or "", self._changelog_name, [partition])).get(
-            partition, []
-        )
-        items: dict[bytes, bytes] = {}
-        for r in records:
-            if r.key is None or not r.key.startswith((EXEC_PREFIX, META_PREFIX)):
-                continue
-            if r.value:
-                items[r.key] = r.value
-            else:
-                items.pop(r.key, None)
+        items, n_records = await self._read_changelog(partition)
         # Evidence for the reason above: on a partition's first restore in this
         # process, Faust's store holds exactly what its recovery read.
         store = self.table.data
@@ -439,10 +429,39 @@ class FoldWorker:
             partition,
             len(live.fold.state.execs),
             live.expected,
-            len(records),
+            n_records,
             live.epoch,
         )
         return live
+
+    async def _read_changelog(self, partition: int) -> tuple[dict[bytes, bytes], int]:
+        """The latest value of every key in one changelog partition, read in batches: a
+        broker that does not compact (the embedded one) keeps every flush's records, so
+        the log can be many times the table."""
+        broker = self.ws.broker or ""
+        topic = self._changelog_name
+        end = (await end_offsets(broker, topic)).get(partition, 0)
+        items: dict[bytes, bytes] = {}
+        n_records = 0
+        if end == 0:
+            return items, n_records
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker, enable_auto_commit=False, max_partition_fetch_bytes=4 * MiB
+        )
+        await consumer.start()
+        try:
+            async for batch in iter_range(consumer, topic, partition, None, end):
+                n_records += len(batch)
+                for r in batch:
+                    if r.key is None or not r.key.startswith((EXEC_PREFIX, META_PREFIX)):
+                        continue
+                    if r.value:
+                        items[r.key] = r.value
+                    else:
+                        items.pop(r.key, None)
+        finally:
+            await consumer.stop()
+        return items, n_records
 
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
         await self.drain_writes()
