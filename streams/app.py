@@ -101,7 +101,7 @@ class FoldWorker:
         self.lives: dict[int, LivePartition] = {}
         self.last_seen: dict[int, float] = {}
         self.counters: Counter[str] = Counter()
-        self._gap_consumer: AIOKafkaConsumer | None = None
+        self._reader_consumer: AIOKafkaConsumer | None = None
         self._delivered: dict[int, int] = {}  # partition -> offset after the last delivered
         self._pending: list[Any] = []  # delivery futures of the outputs since the last flush
         self._flush_at = time.monotonic() + ws.flush_interval_s
@@ -218,15 +218,20 @@ class FoldWorker:
             start,
             upto - 1,
         )
-        if self._gap_consumer is None:
-            self._gap_consumer = AIOKafkaConsumer(
+        reader = await self._reader()
+        for record in await fetch_range(reader, topic, live.partition, start, upto):
+            await self._handle(live, record.key, record.value, topic, record.offset, allow_gap=True)
+
+    async def _reader(self) -> AIOKafkaConsumer:
+        """A consumer without a group, for reading ranges: skipped input, changelogs."""
+        if self._reader_consumer is None:
+            self._reader_consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.ws.broker,
                 enable_auto_commit=False,
                 max_partition_fetch_bytes=4 * MiB,
             )
-            await self._gap_consumer.start()
-        for record in await fetch_range(self._gap_consumer, topic, live.partition, start, upto):
-            await self._handle(live, record.key, record.value, topic, record.offset, allow_gap=True)
+            await self._reader_consumer.start()
+        return self._reader_consumer
 
     async def _handle(
         self,
@@ -445,22 +450,15 @@ class FoldWorker:
         n_records = 0
         if end == 0:
             return items, n_records
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=broker, enable_auto_commit=False, max_partition_fetch_bytes=4 * MiB
-        )
-        await consumer.start()
-        try:
-            async for batch in iter_range(consumer, topic, partition, None, end):
-                n_records += len(batch)
-                for r in batch:
-                    if r.key is None or not r.key.startswith((EXEC_PREFIX, META_PREFIX)):
-                        continue
-                    if r.value:
-                        items[r.key] = r.value
-                    else:
-                        items.pop(r.key, None)
-        finally:
-            await consumer.stop()
+        async for batch in iter_range(await self._reader(), topic, partition, None, end):
+            n_records += len(batch)
+            for r in batch:
+                if r.key is None or not r.key.startswith((EXEC_PREFIX, META_PREFIX)):
+                    continue
+                if r.value:
+                    items[r.key] = r.value
+                else:
+                    items.pop(r.key, None)
         return items, n_records
 
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
