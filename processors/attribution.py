@@ -12,8 +12,8 @@ from processors.bounds import TEXT_BYTES, bound_payload, cap_payload, cap_text, 
 from processors.config import FoldConfig
 from processors.state import ExecState, OpenAction, PartitionState
 from processors.timers import TTL, cancel_timer, set_timer
-from schemas.events import ActionStarted, Observation, Step
 from schemas.outputs import ATTRIBUTION, JsonDict, OutputRecord
+from schemas.records import ActionStarted, Observation, Step
 from schemas.timefmt import format_ms
 
 TIMEOUT_OUTCOME = {"status": "timeout"}

@@ -12,7 +12,7 @@ from bisect import bisect_left
 from processors.bounds import TEXT_BYTES
 from processors.config import FoldConfig
 from processors.state import ExecState
-from schemas.events import Event
+from schemas.records import Event
 
 
 def seen_before(ex: ExecState, ev: Event, cfg: FoldConfig) -> bool:

@@ -25,7 +25,8 @@ from processors.state import (
     WindowAcc,
 )
 from processors.timers import ACK, IDLE, RETRY, TTL, WINDOW, cancel_timer, pop_due, set_timer
-from schemas.events import (
+from schemas.outputs import STAGNATION, OutputRecord
+from schemas.records import (
     ActionCompleted,
     ActionStarted,
     Decision,
@@ -40,7 +41,6 @@ from schemas.events import (
     Step,
     Tick,
 )
-from schemas.outputs import STAGNATION, OutputRecord
 from schemas.timefmt import format_ms
 
 Out = list[OutputRecord]

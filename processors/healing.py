@@ -13,8 +13,9 @@ from processors.config import FoldConfig
 from processors.stagnation import tier_for
 from processors.state import ExecState, HealRec, PartitionState
 from processors.timers import ACK, RETRY, cancel_timer, set_timer
-from schemas.events import AttemptOutcome, HealingAttempt
+from schemas.events import AttemptOutcome
 from schemas.outputs import HEALING, OutputRecord
+from schemas.records import HealingAttempt
 from schemas.timefmt import format_ms
 
 IN_FLIGHT = "running"

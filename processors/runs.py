@@ -15,8 +15,8 @@ import orjson
 from processors.bounds import TEXT_BYTES, cap_payload, cap_text
 from processors.config import FoldConfig
 from processors.state import ExecState, RunState, WindowAcc
-from schemas.events import Decision, Outcome, Problem, RunEnded, RunStarted
 from schemas.outputs import RUNS, OutputRecord
+from schemas.records import Decision, Outcome, Problem, RunEnded, RunStarted
 from schemas.timefmt import format_ms
 
 NARRATIVE_FAILED_SHOWN = 3

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
-from schemas.events import Event
 from schemas.outputs import Origin, OutputRecord
+from schemas.records import Event
 from streams.state_codec import (
     encode_commit,
     encode_exec,

@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 
 import streams
-from streams.native import NATIVE_DIR, ROOT, STAMP, compiled_modules, source_digest, stamp_digest
+from streams.native import (
+    NATIVE_DIR,
+    ROOT,
+    STAMP,
+    compiled_modules,
+    module_path,
+    source_digest,
+    stamp_digest,
+)
 
 
 def build(native_dir: Path = NATIVE_DIR, if_stale: bool = False) -> int:
@@ -33,13 +41,15 @@ def build(native_dir: Path = NATIVE_DIR, if_stale: bool = False) -> int:
         return 1
     modules = compiled_modules()
     started = time.monotonic()
-    print(f"native fold: compiling {len(modules)} modules of processors/ with mypyc …", flush=True)
+    print(f"native fold: compiling {len(modules)} modules with mypyc …", flush=True)
     with tempfile.TemporaryDirectory(prefix="agentfold-native-") as tmp:
         cwd = os.getcwd()
         os.chdir(ROOT)  # mypy resolves `processors.*` and `schemas.*` from here
         try:
             extensions = mypycify(
-                [f"processors/{m}.py" for m in modules], opt_level="3", target_dir=f"{tmp}/c"
+                [str(module_path(m).relative_to(ROOT)) for m in modules],
+                opt_level="3",
+                target_dir=f"{tmp}/c",
             )
             # A bare Distribution: setuptools must not read this project's pyproject.toml.
             dist = Distribution({"name": "agentfold-native", "ext_modules": extensions})

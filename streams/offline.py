@@ -15,8 +15,8 @@ from typing import NamedTuple
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import Rejected, canonical_json, dead_letter, decode_message, encode_event
-from schemas.events import Event, Tick
 from schemas.outputs import Origin, OutputRecord
+from schemas.records import Event, Tick
 from streams.partitioner import partition_for
 
 DEFAULT_TOPIC_PREFIX = "agentfold"

@@ -36,8 +36,8 @@ from aiokafka import AIOKafkaConsumer
 
 from processors.config import FoldConfig
 from schemas.errors import AgentfoldError, InputError
-from schemas.events import Event
 from schemas.outputs import DEADLETTER, TELEMETRY, OutputRecord
+from schemas.records import Event
 from streams.live import LivePartition
 from streams.offline import Emitted, render
 from streams.partitioner import partition_for

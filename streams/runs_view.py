@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from schemas.codec import canonical_json
-from schemas.events import Decision, Event, HealingAttempt, Outcome
 from schemas.outputs import OutputRecord
+from schemas.records import Decision, Event, HealingAttempt, Outcome
 from schemas.timefmt import format_ms
 from streams.report import ExecutionView, Report, duration
 

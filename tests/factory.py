@@ -7,8 +7,8 @@ from typing import Any
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import decode_event
-from schemas.events import Event
 from schemas.outputs import OutputRecord, validate_output
+from schemas.records import Event
 from schemas.timefmt import format_ms, parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T07:30:00Z")  # a 90-minute window starts here

@@ -11,8 +11,8 @@ from processors.budget import measure
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from processors.state_json import exec_from_json, exec_to_json
-from schemas.events import Event
 from schemas.outputs import OutputRecord
+from schemas.records import Event
 from tests.factory import Agent, fold_all, values
 
 TIGHT = FoldConfig(state_max_bytes=16384, payload_max_bytes=2048, text_max=100)

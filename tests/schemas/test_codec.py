@@ -17,8 +17,9 @@ from schemas.codec import (
     encode_event,
 )
 from schemas.errors import REJECT_REASONS
-from schemas.events import KINDS, Metric
+from schemas.events import KINDS
 from schemas.outputs import Origin
+from schemas.records import Metric
 from schemas.timefmt import format_ms, parse_rfc3339_ms
 
 

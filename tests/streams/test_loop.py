@@ -25,6 +25,7 @@ import pytest
 
 from processors.config import FoldConfig
 from schemas.codec import decode_message
+from schemas.records import to_model
 from streams.demo import demo_fold_config
 from streams.state_codec import EXEC_PREFIX, decode_exec
 from streams.topicio import Record, read_topic
@@ -91,7 +92,7 @@ def attempts(broker: str, ns: str, execution: str) -> list[dict[str, Any]]:
         assert not decoded.rejected, decoded.rejected
         for event in decoded.events:
             if event.subject == execution:
-                found.append(event.model_dump(mode="json"))
+                found.append(to_model(event).model_dump(mode="json"))
     return found
 
 

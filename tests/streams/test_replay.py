@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import canonical_json, decode_message
-from schemas.events import Tick
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.records import Tick
 from schemas.timefmt import parse_rfc3339_ms
 from streams.cli import main
 from streams.partitioner import partition_for

@@ -10,6 +10,7 @@ import pytest
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.events import Event
+from schemas.records import from_model
 from streams.run_handle import RecorderError, Run, current_traceparent
 
 T0 = 1_795_000_000_000
@@ -96,7 +97,7 @@ def test_what_the_sdk_records_folds_into_a_run() -> None:
     r.complete_action(a, {"ok": True})
     r.end_run(True)
     fold = PartitionFold(FoldConfig(), 0)
-    outputs = [o for e in events for o in fold.apply(e)]
+    outputs = [o for e in events for o in fold.apply(from_model(e))]
     runs = [o.value for o in outputs if o.topic == "runs"]
     assert runs[-1]["status"] == "completed" and runs[-1]["metrics"]["total_tokens"] == 10
     assert [o.value["action_id"] for o in outputs if o.topic == "attribution"] == [a]
