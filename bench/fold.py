@@ -2,7 +2,8 @@
 
 Stages, measured in one run on one core over the same log:
   parse    orjson.loads of every message — the offline ceiling
-  decode   parse + pydantic validation into events (schemas.codec)
+  decode   parse + validation into records (schemas.codec: the compiled fast decoder,
+           pydantic where it declines or when uncompiled)
   fold     PartitionFold.apply over pre-decoded events — the pure fold
   end2end  decode + route + fold, as `agentfold fold` does
 Each stage reports the best of three runs. The raw Kafka-consumer ceiling is

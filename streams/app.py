@@ -463,6 +463,9 @@ class FoldWorker:
 
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
         await self.drain_writes()
+        reader, self._reader_consumer = self._reader_consumer, None
+        if reader is not None:
+            await reader.stop()  # else aiokafka warns of an unclosed consumer at exit
 
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
         # The state of revoked partitions must be in the changelog before the next owner
