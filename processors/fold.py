@@ -77,6 +77,17 @@ class PartitionFold:
 
     def apply(self, ev: Event) -> Out:
         out: Out = []
+        self.apply_into(ev, out)
+        return out
+
+    def apply_all(self, events: list[Event], out: Out) -> None:
+        """Apply events in order, appending their outputs to `out` (one call per
+        message: the loop runs compiled)."""
+        for ev in events:
+            self.apply_into(ev, out)
+
+    def apply_into(self, ev: Event, out: Out) -> None:
+        """`apply`, appending the outputs to `out`."""
         ps = self.state
         meta = ps.meta
         t = ev.time
@@ -88,7 +99,7 @@ class PartitionFold:
         cls = type(ev)
         if cls is Tick:
             meta.ticks += 1
-            return out
+            return
         subject: str = ev.subject  # type: ignore[assignment]  # only a Tick has none
         ex = ps.execs.get(subject)
         if ex is None:
@@ -98,7 +109,7 @@ class PartitionFold:
                     meta.duplicates += 1
                 else:
                     meta.after_close += 1
-                return out
+                return
             ex = ExecState(subject, RunState(agent_id=ev.source, started_ms=t), last_event_ms=t)
             ps.execs[subject] = ex
         seq = ev.seq
@@ -106,7 +117,7 @@ class PartitionFold:
             ex.max_seq = seq  # the common case: the next event of the execution
         elif seen_before(ex, ev, self.cfg):
             meta.duplicates += 1
-            return out
+            return
         meta.events += 1
         ps.touched.add(subject)
         acc: WindowAcc | None = None
@@ -125,7 +136,6 @@ class PartitionFold:
             enforce(ps, ex, self.cfg, out)
         if ex.run.status != RUNNING:
             self._maybe_release(ex)
-        return out
 
     def drain_touched(self) -> set[str]:
         """Executions changed since the last call (a missing one was released)."""

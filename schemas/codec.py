@@ -160,6 +160,9 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
     items = parsed if type(parsed) is list else [parsed]
     if not items:
         return None
+    fast = fastdecode.decode_all(items)
+    if fast is not None:
+        return _consistent(fast, key)
     events: list[records.Event] = []
     decode = fastdecode.decode
     for item in items:
@@ -187,17 +190,7 @@ def _consistent(
     """The events, if all (ticks aside) have one subject, equal to the key if checked."""
     check_key = key is not NO_KEY_CHECK
     expected = _key_text(key) if check_key else None
-    subject = None
-    for event in events:
-        if type(event) is Tick:
-            continue
-        if subject is None:
-            subject = event.subject
-            if check_key and subject != expected:
-                return None
-        elif event.subject != subject:
-            return None
-    return events
+    return events if fastdecode.subjects_agree(events, expected, check_key) else None
 
 
 def _slow_path(raw: bytes, key: bytes | object | None, out: Decoded) -> Decoded:

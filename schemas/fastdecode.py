@@ -38,6 +38,7 @@ from schemas.records import (
     RunStartedData,
     Step,
     StepData,
+    Tick,
 )
 from schemas.timefmt import parse_rfc3339_ms
 
@@ -64,6 +65,32 @@ def decode(obj: object) -> Event | None:
         return _decode(obj)
     except NotFast:
         return None
+
+
+def decode_all(items: list[Any]) -> list[Event] | None:
+    """The records of every item, or None if any one is left to the pydantic path."""
+    events: list[Event] = []
+    for item in items:
+        event = decode(item)
+        if event is None:
+            return None
+        events.append(event)
+    return events
+
+
+def subjects_agree(events: list[Event], expected: str | None, check: bool) -> bool:
+    """All events but ticks have one subject, equal to `expected` if `check`."""
+    subject: str | None = None
+    for event in events:
+        if type(event) is Tick:
+            continue
+        if subject is None:
+            subject = event.subject
+            if check and subject != expected:
+                return False
+        elif event.subject != subject:
+            return False
+    return True
 
 
 def _decode(d: dict[str, Any]) -> Event | None:

@@ -130,14 +130,18 @@ class LivePartition:
                 result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
         fold = self.fold
         until, on_event = self.until_ms, self.on_event
-        for event in decoded.events:
-            if until is not None and event.time > until:
-                self.cut = result.cut = True
-                break
-            if on_event is not None:
-                on_event(event)
-            result.events += 1
-            result.outputs.extend(fold.apply(event))
+        if until is None and on_event is None:
+            fold.apply_all(decoded.events, result.outputs)
+            result.events = len(decoded.events)
+        else:
+            for event in decoded.events:
+                if until is not None and event.time > until:
+                    self.cut = result.cut = True
+                    break
+                if on_event is not None:
+                    on_event(event)
+                result.events += 1
+                fold.apply_into(event, result.outputs)
         meta.next_offset = offset + 1
         if not self.state_writes:
             fold.drain_touched()
