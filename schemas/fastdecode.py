@@ -47,6 +47,8 @@ _EXACT_FLOAT: Final = 2**53  # ints converted to float beyond this could round
 _TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _DECISION_TYPES: Final = {t.value: t for t in DecisionType}
 _MISSING: Final = object()
+MINUTES_CACHED: Final = 4096
+_MINUTES: Final[dict[str, int]] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms
 _DAYS_BEFORE_MONTH: Final = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
 
@@ -307,29 +309,24 @@ def _digits(s: str, start: int, end: int) -> int:
 
 def canonical_ms(s: str) -> int | None:
     """Epoch ms of `YYYY-MM-DDTHH:MM:SS[.f…]Z` (1–9 fraction digits, truncated to
-    the millisecond as `parse_rfc3339_ms` does), or None for any other form."""
+    the millisecond as `parse_rfc3339_ms` does), or None for any other form.
+
+    The date, hour and minute are parsed once per distinct minute and remembered
+    (a bounded memo: the same text always gives the same value)."""
     n = len(s)
-    if (
-        n < 20
-        or n > 30
-        or s[n - 1] != "Z"
-        or s[4] != "-"
-        or s[7] != "-"
-        or s[10] != "T"
-        or s[13] != ":"
-        or s[16] != ":"
-    ):
+    if n < 20 or n > 30 or s[n - 1] != "Z" or s[16] != ":":
         return None
-    year = _digits(s, 0, 4)
-    month = _digits(s, 5, 7)
-    day = _digits(s, 8, 10)
-    hour = _digits(s, 11, 13)
-    minute = _digits(s, 14, 16)
+    head = s[:16]
+    base = _MINUTES.get(head)
+    if base is None:
+        base = _minute_ms(head)
+        if base is None:
+            return None
+        if len(_MINUTES) >= MINUTES_CACHED:
+            _MINUTES.clear()
+        _MINUTES[head] = base
     second = _digits(s, 17, 19)
-    if year < 1 or not 1 <= month <= 12 or day < 1 or hour > 23 or minute > 59 or second > 59:
-        return None  # (-1 from _digits fails these too)
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if day > (29 if month == 2 and leap else _month_days(month)):
+    if not 0 <= second <= 59:
         return None
     milli = 0
     if n > 20:
@@ -340,11 +337,30 @@ def canonical_ms(s: str) -> int | None:
             return None
         width = n - 21
         milli = frac // 10 ** (width - 3) if width >= 3 else frac * 10 ** (3 - width)
+    return base + second * 1000 + milli
+
+
+def _minute_ms(s: str) -> int | None:
+    """Epoch ms of `YYYY-MM-DDTHH:MM`, or None if it is not a valid one."""
+    if s[4] != "-" or s[7] != "-" or s[10] != "T" or s[13] != ":":
+        return None
+    year = _digits(s, 0, 4)
+    month = _digits(s, 5, 7)
+    day = _digits(s, 8, 10)
+    hour = _digits(s, 11, 13)
+    minute = _digits(s, 14, 16)
+    if year < 1 or not 1 <= month <= 12 or day < 1 or not 0 <= hour <= 23:
+        return None
+    if not 0 <= minute <= 59:
+        return None
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if day > (29 if month == 2 and leap else _month_days(month)):
+        return None
     y = year - 1
     days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month - 1] + day - 1 - 719162
     if month > 2 and leap:
         days += 1
-    return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli
+    return ((days * 24 + hour) * 60 + minute) * 60_000
 
 
 def _month_days(month: int) -> int:
