@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from ceiling import raw_consume
 
@@ -37,6 +38,18 @@ from streams.worker import worker_argv
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class Timing(NamedTuple):
+    seconds: float
+    cpu_seconds: float | None = None  # the process's CPU time (all threads) meanwhile
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_group(
     bootstrap: str,
     group: str,
@@ -44,36 +57,39 @@ def timed_group(
     cmd: list[str],
     env: dict,
     on_poll: Callable[[float, int], None] | None = None,
-) -> float:
-    """Run a consumer process; seconds from its first committed progress to caught up.
+) -> Timing:
+    """Run a consumer process; seconds (and its CPU seconds) from its first committed
+    progress to caught up, extrapolated to the whole log.
     `on_poll(fraction committed, pid)` is called at every poll."""
     total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        first: tuple[float, int] | None = None
-        last_untouched = time.monotonic()  # last poll that saw no progress at all
+        first: tuple[float, int, float] | None = None
+        last_untouched = (time.monotonic(), 0.0)  # last poll that saw no progress at all
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             try:
                 lag = sum(asyncio.run(group_positions(bootstrap, group, topic)).values())
             except Exception:
                 lag = total
-            now = time.monotonic()
+            now, cpu = time.monotonic(), cpu_seconds(proc.pid)
             if on_poll is not None:
                 on_poll(1 - lag / max(total, 1), proc.pid)
             if lag >= total:
-                last_untouched = now
+                last_untouched = (now, cpu)
             elif first is None:
-                first = (now, lag)
+                first = (now, lag, cpu)
             if lag == 0:
                 # Finished between two polls: time it from the last untouched poll
                 # (conservative: it includes part of the start-up).
-                start, lag_at_start = first if first is not None else (last_untouched, total)
-                if first is not None and first[1] == 0:
-                    start, lag_at_start = last_untouched, total
-                return (now - start) * total / max(lag_at_start, 1)
+                if first is None or first[1] == 0:
+                    start, lag_at_start, cpu_start = last_untouched[0], total, last_untouched[1]
+                else:
+                    start, lag_at_start, cpu_start = first
+                scale = total / max(lag_at_start, 1)
+                return Timing((now - start) * scale, (cpu - cpu_start) * scale)
             time.sleep(0.1)
         raise TimeoutError(f"{cmd[2:4]} did not catch up")
     finally:
@@ -104,7 +120,7 @@ def rss_stage(bootstrap: str, n_events: int, n_executions: int, partitions: int)
                 marks[quarter] = rss_mib(pid)
 
     cmd = worker_cmd(bootstrap, "br", partitions)
-    seconds = timed_group(bootstrap, "br", "br.telemetry", cmd, dict(os.environ), sample)
+    seconds = timed_group(bootstrap, "br", "br.telemetry", cmd, dict(os.environ), sample).seconds
     at = "  ".join(f"{int(q * 100)}% {mb:.0f} MiB" for q, mb in sorted(marks.items()))
     growth = marks[1.0] / marks[0.25] - 1 if marks.get(0.25) else float("nan")
     print(
@@ -119,14 +135,17 @@ def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
 
 
 def line(
-    label: str, events: int, seconds: float, ceiling: float | None, noop: float | None
+    label: str, events: int, timing: Timing, ceiling: float | None, noop: float | None
 ) -> float:
-    rate = events / seconds
+    rate = events / timing.seconds
     parts = [f"  {label:<34} {rate:>10,.0f} events/s"]
     if ceiling:
         parts.append(f"{rate / ceiling:5.2f}× raw")
     if noop:
         parts.append(f"{rate / noop:5.2f}× noop")
+    if timing.cpu_seconds is not None:
+        # CPU time varies less than wall time with the machine's other load.
+        parts.append(f"CPU {timing.cpu_seconds / events * 1e6:5.1f} µs/event")
     print("   ".join(parts))
     return rate
 
@@ -163,7 +182,7 @@ def main() -> None:
         asyncio.run(produce_lines(bs, "bs.telemetry", singles, args.partitions))
         asyncio.run(produce_lines(bs, "bb.telemetry", batches, args.partitions))
         raw_n, raw_s = asyncio.run(raw_consume(bs, "bs.telemetry"))
-        raw = line("(a) raw aiokafka + orjson", raw_n, raw_s, None, None)
+        raw = line("(a) raw aiokafka + orjson", raw_n, Timing(raw_s), None, None)
         noop_env = {**env, "NOOP_BROKER": bs, "NOOP_GROUP": "noop", "NOOP_TOPIC": "bs.telemetry"}
         noop_s = timed_group(
             bs,
