@@ -150,13 +150,11 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
     the slow path, which reports each bad event precisely. Uncompiled, `fastdecode`
     is slower than pydantic, so then pydantic validates the whole message."""
     if not _FASTDECODE_COMPILED:
-        models = _pydantic_path(raw)
-        return None if models is None else _consistent(models, key)
+        return _pydantic_path(raw, key)
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        models = _pydantic_path(raw)
-        return None if models is None else _consistent(models, key)
+        return _pydantic_path(raw, key)
     items = parsed if type(parsed) is list else [parsed]
     if not items:
         return None
@@ -176,12 +174,14 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
     return _consistent(events, key)
 
 
-def _pydantic_path(raw: bytes) -> list[records.Event] | None:
+def _pydantic_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | None:
+    """The whole message validated by pydantic-core in one call, then converted."""
     try:
         models = _BATCH.validate_json(raw) if raw[:1] == b"[" else [_ONE.validate_json(raw)]
     except ValidationError:
         return None
-    return [records.from_model(m) for m in models] or None
+    events = [records.from_model(m) for m in models]
+    return _consistent(events, key) if events else None
 
 
 def _consistent(
