@@ -82,8 +82,11 @@ def _upcast(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 def decode_event(obj: object) -> records.Event:
     """Validate one already-parsed JSON value as an event, or raise DecodeError."""
     fast = fastdecode.decode(obj)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _validated(obj)
+
+
+def _validated(obj: object) -> records.Event:
+    """The record of one event the fast lane declined: pydantic decides."""
     return records.from_model(validate_event(obj))
 
 
@@ -158,19 +161,10 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
     items = parsed if type(parsed) is list else [parsed]
     if not items:
         return None
-    fast = fastdecode.decode_all(items)
-    if fast is not None:
-        return _consistent(fast, key)
-    events: list[records.Event] = []
-    decode = fastdecode.decode
-    for item in items:
-        event = decode(item)
-        if event is None:
-            try:
-                event = records.from_model(validate_event(item))
-            except DecodeError:
-                return None
-        events.append(event)
+    try:
+        events = fastdecode.decode_all(items, _validated)
+    except DecodeError:
+        return None
     return _consistent(events, key)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from schemas.events import DecisionType
@@ -69,14 +70,13 @@ def decode(obj: object) -> Event | None:
         return None
 
 
-def decode_all(items: list[Any]) -> list[Event] | None:
-    """The records of every item, or None if any one is left to the pydantic path."""
+def decode_all(items: list[Any], declined: Callable[[object], Event]) -> list[Event]:
+    """The records of the items; `declined` decodes those this lane leaves to pydantic
+    (and may raise, which ends the call)."""
     events: list[Event] = []
     for item in items:
         event = decode(item)
-        if event is None:
-            return None
-        events.append(event)
+        events.append(event if event is not None else declined(item))
     return events
 
 
