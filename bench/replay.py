@@ -21,9 +21,9 @@ import time
 from itertools import islice
 from pathlib import Path
 
+from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
-from streams.broker import EmbeddedBroker
 from streams.synthetic import iter_batched, iter_generate
 from streams.topicio import produce_lines
 from streams.topics import create_topics
@@ -45,11 +45,11 @@ async def produce_log(
     return messages, size
 
 
-def run_replay(bootstrap: str, jobs: int) -> tuple[dict[str, float], float, float]:
+def run_replay(bootstrap: str, ns: str, jobs: int) -> tuple[dict[str, float], float, float]:
     """`agentfold replay` as a user runs it, records to /dev/null; (its summary figures,
     wall seconds including interpreter start-up, peak RSS in MiB of the process tree)."""
     cmd = [sys.executable, "-m", "streams.cli", "replay", "--broker", bootstrap]
-    cmd += ["--prefix", "rp", "--out", os.devnull, "--jobs", str(jobs)]
+    cmd += ["--prefix", ns, "--out", os.devnull, "--jobs", str(jobs)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, cwd=ROOT)
     peak = [0]
@@ -105,29 +105,31 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=5_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--batch", type=int, default=50, help="events per message")
+    add_broker_arg(parser)
     args = parser.parse_args()
-    with EmbeddedBroker() as bs:
-        asyncio.run(create_topics(bs, "rp", args.partitions))
+    with bench_broker(args.broker) as (bs, prefix, where):
+        ns = f"{prefix}rp"
+        asyncio.run(create_topics(bs, ns, args.partitions))
         started = time.perf_counter()
         messages, size = asyncio.run(
             produce_log(
-                bs, "rp.telemetry", args.events, args.executions, args.batch, args.partitions
+                bs, f"{ns}.telemetry", args.events, args.executions, args.batch, args.partitions
             )
         )
         print(
             f"bench/replay.py: {args.events:,} events in {messages:,} messages "
             f"(≤{args.batch} events of one execution each), {size / args.events:.0f} B/event, "
-            f"{args.executions:,} keys, {args.partitions} partitions, embedded broker (Tansu); "
+            f"{args.executions:,} keys, {args.partitions} partitions, {where}; "
             f"produced in {time.perf_counter() - started:.0f}s"
         )
-        raw_n, raw_s = asyncio.run(raw_consume(bs, "rp.telemetry"))
+        raw_n, raw_s = asyncio.run(raw_consume(bs, f"{ns}.telemetry"))
         assert raw_n == messages, (raw_n, messages)
         raw = args.events / raw_s
         print(f"  (a) raw aiokafka + orjson            {raw:>10,.0f} events/s")
         rates = {}
         rss = {}
         for label, jobs in (("one process per CPU", os.cpu_count() or 1), ("one process", 1)):
-            figures, wall, rss[jobs] = run_replay(bs, jobs)
+            figures, wall, rss[jobs] = run_replay(bs, ns, jobs)
             assert figures["events"] == args.events, (figures, args.events)
             rate = figures["events"] / figures["seconds"]
             rates[jobs] = rate

@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import time
 
+from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
-from streams.broker import EmbeddedBroker
 from streams.recorder import Recorder
 from streams.topicio import end_offsets
 from streams.topics import create_topics
@@ -48,24 +48,26 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--executions", type=int, default=2_000)
     parser.add_argument("--partitions", type=int, default=8)
+    add_broker_arg(parser)
     args = parser.parse_args()
-    with EmbeddedBroker() as bs:
-        asyncio.run(create_topics(bs, "sdk", args.partitions))
+    with bench_broker(args.broker) as (bs, prefix, where):
+        ns = f"{prefix}sdk"
+        asyncio.run(create_topics(bs, ns, args.partitions))
         started = time.perf_counter()
-        with Recorder(broker=bs, topic_prefix="sdk", max_buffered_events=args.events) as rec:
+        with Recorder(broker=bs, topic_prefix=ns, max_buffered_events=args.events) as rec:
             spent = record(rec, args.events, args.executions)
             assert rec.flush(timeout_s=600)
             assert rec.dropped == 0
         total = time.perf_counter() - started
-        messages = sum(asyncio.run(end_offsets(bs, "sdk.telemetry")).values())
-        raw_n, raw_s = asyncio.run(raw_consume(bs, "sdk.telemetry"))
+        messages = sum(asyncio.run(end_offsets(bs, f"{ns}.telemetry")).values())
+        raw_n, raw_s = asyncio.run(raw_consume(bs, f"{ns}.telemetry"))
         assert raw_n == messages
         raw = args.events / raw_s
         rate = args.events / total
         print(
             f"bench/sdk.py: {args.events:,} events from {args.executions:,} executions in "
             f"{messages:,} messages ({args.events / messages:.0f} events/message), "
-            f"{args.partitions} partitions, embedded broker (Tansu)"
+            f"{args.partitions} partitions, {where}"
         )
         print(f"  raw aiokafka + orjson of those messages {raw:>10,.0f} events/s")
         print(
