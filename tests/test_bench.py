@@ -48,6 +48,7 @@ def test_live_bench(broker: str) -> None:
         "live.py",
         *("--broker", broker, "--events", "2000", "--executions", "20"),
         *("--single-events", "300", "--rss-events", "2000", "--rss-executions", "40"),
+        *("--rounds", "2"),
     )
     assert f"broker {broker}" in out
     assert_rates(
@@ -60,6 +61,7 @@ def test_live_bench(broker: str) -> None:
             "(d) worker, 50-event messages",
         ],
     )
+    assert re.search(r"\(d\) worker, 50-event messages .* runs [\d,]+, [\d,]+$", out, re.M), out
     assert re.search(r"\(e\) worker RSS over 2,000 events / 40 executions: 25% \d+ MiB", out), out
     assert "targets: (d) ≥ 100,000 events/s →" in out
 
