@@ -97,7 +97,8 @@ def timed_group(
             elif lag > 0 and (not busy or lag != busy[-1][1]):
                 busy.append((now, lag, cpu))
             if lag == 0:
-                if len(busy) >= 2:
+                # (Lag only shrinks while a group works; a rewind would fall back.)
+                if len(busy) >= 2 and busy[0][1] > busy[-1][1]:
                     (t0, lag0, cpu0), (t1, lag1, cpu1) = busy[0], busy[-1]
                     scale = total / (lag0 - lag1)
                     return Timing((t1 - t0) * scale, (cpu1 - cpu0) * scale)
