@@ -20,7 +20,7 @@ setup: $(STAMP)
 # The fold compiled with mypyc (streams/native.py): rebuilt only when processors/ changed.
 # Without a C compiler the pure-Python fold runs instead — same outputs, slower.
 native: setup
-	@$(PY) -m streams.native_build --if-stale || echo "native fold: continuing with pure Python"
+	@$(PY) -m streams.native --if-stale || echo "native fold: continuing with pure Python"
 
 demo: setup native
 	$(VENV)/bin/agentfold demo

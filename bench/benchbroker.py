@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
 
 
 def add_broker_arg(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import time
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.topicio import end_offsets
+from streams.kafka.topicio import end_offsets
 
 
 async def raw_consume(bootstrap: str, topic: str) -> tuple[int, float]:

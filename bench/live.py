@@ -39,10 +39,10 @@ from typing import NamedTuple
 from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
-from streams.synthetic import batched, generate, iter_batched, iter_generate
-from streams.topicio import end_offsets, group_positions, produce_lines
-from streams.topics import create_topics
-from streams.worker import worker_argv
+from streams.kafka.topicio import end_offsets, group_positions, produce_lines
+from streams.kafka.topics import create_topics
+from streams.testing import batched, generate, iter_batched, iter_generate
+from streams.worker.run import worker_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
-from streams.synthetic import iter_batched, iter_generate
-from streams.topicio import produce_lines
-from streams.topics import create_topics
+from streams.kafka.topicio import produce_lines
+from streams.kafka.topics import create_topics
+from streams.testing import iter_batched, iter_generate
 
 TARGET = 150_000
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,9 +15,9 @@ import time
 from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
-from streams.recorder import Recorder
-from streams.topicio import end_offsets
-from streams.topics import create_topics
+from streams.kafka.topicio import end_offsets
+from streams.kafka.topics import create_topics
+from streams.sdk.recorder import Recorder
 
 
 def record(rec: Recorder, events: int, executions: int) -> float:

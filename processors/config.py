@@ -1,7 +1,7 @@
 """Every number that shapes the fold, in one typed object. Defaults are DESIGN.md's.
 
 Durations are integer seconds here (milliseconds internally); loading from files,
-environment and flags lives in `streams.settings`, so this module stays pure.
+environment and flags lives in `streams.config`, so this module stays pure.
 """
 
 from __future__ import annotations
@@ -22,26 +22,47 @@ class FoldConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Tumbling event-time windows (seed 000: 90 min; DESIGN §5: grace 30 s).
-    window_s: PosInt = 5400
-    grace_s: NonNegInt = 30
-    max_open_windows: PosInt = 4  # per execution; > 2 only for events ahead of stream time
+    # Tumbling event-time windows (seed 000: 90 min; grace 30 s).
+    window_s: PosInt = Field(default=5400, description="tumbling event-time window length")
+    grace_s: NonNegInt = Field(
+        default=30, description="a window closes when stream time passes its end + grace"
+    )
+    max_open_windows: PosInt = Field(
+        default=4, description="open windows per execution (> 2 only for events ahead)"
+    )
 
-    # Stagnation (seed 000 + DESIGN §6).
-    progress_metric: str = "engagements"
-    exposure_metric: str = "impressions"
-    min_samples: PosInt = 3
-    rate_multiplier: float = Field(default=20.0, gt=0)
-    failure_streak_max: PosInt = 5
-    repetition_min: PosInt = 3
-    repetition_keys_cap: PosInt = 256
+    # Stagnation (seed 000, plus agentfold's agent signals).
+    progress_metric: str = Field(
+        default="engagements", description="metric whose growth is progress (seed: engagements)"
+    )
+    exposure_metric: str = Field(
+        default="impressions", description="metric progress is measured against"
+    )
+    min_samples: PosInt = Field(
+        default=3, description="metric samples a window needs for a metric score"
+    )
+    rate_multiplier: float = Field(
+        default=20.0, gt=0, description="score = 1 − min(1, rate_multiplier · Δprogress/Δexposure)"
+    )
+    failure_streak_max: PosInt = Field(
+        default=5, description="consecutive failed outcomes that score 1.0"
+    )
+    repetition_min: PosInt = Field(
+        default=3, description="repeats of the same decision and result that count as a loop"
+    )
+    repetition_keys_cap: PosInt = Field(
+        default=256, description="distinct decisions tracked per window for repetition"
+    )
 
-    # Healing policy (seed 000 + 003, DESIGN §6).
-    tier3_at: Unit = 0.8
-    tier2_at: Unit = 0.55
-    healthy_below: Unit = 0.3
+    # Healing policy (seed 000 + 003).
+    tier3_at: Unit = Field(default=0.8, description="score at or above which tier_3 acts")
+    tier2_at: Unit = Field(default=0.55, description="score at or above which tier_2 acts")
+    healthy_below: Unit = Field(
+        default=0.3, description="no action below this score (0 = act on every window, as the seed)"
+    )
     tier_actions: dict[str, str] = Field(
-        default_factory=lambda: {"tier_1": "nudge", "tier_2": "revise", "tier_3": "escalate"}
+        default_factory=lambda: {"tier_1": "nudge", "tier_2": "revise", "tier_3": "escalate"},
+        description="action type per tier (seed preset: comment / edit / thread)",
     )
     cooldown_s: dict[str, NonNegInt] = Field(
         default_factory=lambda: {
@@ -51,49 +72,95 @@ class FoldConfig(BaseModel):
             "comment": 1800,
             "edit": 7200,
             "thread": 10800,
-        }
+        },
+        description="minimum age of the last action of the same type before another",
     )
-    max_actions_per_window: PosInt = 2
-    frequency_window_s: PosInt = 5400
-    ack_timeout_s: PosInt = 600
-    transient_error_codes: frozenset[str] = frozenset(
-        {"timeout", "rate_limit", "service_unavailable", "network_error", "completion_timeout"}
+    max_actions_per_window: PosInt = Field(
+        default=2, description="actions per execution within frequency_window_s"
     )
-    retry_backoff_base_s: PosInt = 60
-    retry_backoff_max_s: PosInt = 3600
-    max_attempts: PosInt = 3
+    frequency_window_s: PosInt = Field(
+        default=5400, description="the span max_actions_per_window counts over"
+    )
+    ack_timeout_s: PosInt = Field(
+        default=600, description="a plan with no attempt reported by then is no longer in flight"
+    )
+    transient_error_codes: frozenset[str] = Field(
+        default=frozenset(
+            {"timeout", "rate_limit", "service_unavailable", "network_error", "completion_timeout"}
+        ),
+        description="attempt error codes that are retried",
+    )
+    retry_backoff_base_s: PosInt = Field(
+        default=60, description="retry n waits min(base · 2^n, max)"
+    )
+    retry_backoff_max_s: PosInt = Field(default=3600, description="longest retry backoff")
+    max_attempts: PosInt = Field(default=3, description="attempts per idempotency key")
 
     # Runs (seeds 002/004).
-    run_inactivity_s: PosInt = 86400
-    pending_decisions_cap: PosInt = 256
-    nodes_cap: PosInt = 64
-    problems_kept: PosInt = 20
-    narrative_problems_cap: PosInt = 10
+    run_inactivity_s: PosInt = Field(
+        default=86400, description="a run with no event for this long times out"
+    )
+    pending_decisions_cap: PosInt = Field(
+        default=256, description="decisions awaiting an outcome kept per run"
+    )
+    nodes_cap: PosInt = Field(default=64, description="distinct nodes listed per run")
+    problems_kept: PosInt = Field(default=20, description="newest problems kept per run")
+    narrative_problems_cap: PosInt = Field(
+        default=10, description="problems quoted in the default narrative"
+    )
 
     # Attribution (seed 001).
-    action_ttl_s: PosInt = 21600
-    max_open_actions: PosInt = 500
-    max_steps_per_action: PosInt = 1000
-    summary_keep: PosInt = 50
-    credit_decay: float = Field(default=0.9, gt=0, le=1)
-    description_max: PosInt = 500
-    decision_max: PosInt = 200
-    label_max: PosInt = 100
-    value_str_max: PosInt = 500
-    value_repr_max: PosInt = 1000
+    action_ttl_s: PosInt = Field(
+        default=21600, description="an open action closes with status timeout after this"
+    )
+    max_open_actions: PosInt = Field(
+        default=500, description="open actions per partition; the oldest is evicted beyond"
+    )
+    max_steps_per_action: PosInt = Field(
+        default=1000, description="steps and observations per action"
+    )
+    summary_keep: PosInt = Field(
+        default=50, description="last steps and observations carried on a chain"
+    )
+    credit_decay: float = Field(
+        default=0.9, gt=0, le=1, description="credit weight decay per step back from the end"
+    )
+    description_max: PosInt = Field(default=500, description="characters of a step description")
+    decision_max: PosInt = Field(default=200, description="characters of a step decision")
+    label_max: PosInt = Field(
+        default=100, description="characters of an observation's type and source"
+    )
+    value_str_max: PosInt = Field(
+        default=500, description="characters of a string value in step state or data"
+    )
+    value_repr_max: PosInt = Field(
+        default=1000, description="characters of a nested value in step state or data"
+    )
 
     # State size (agentfold's own: the seeds keep payloads unbounded). Each execution's
     # state is one changelog record holding its value and the value it replaces, so
     # 2 × state_max_bytes must stay under the broker's record limit (Kafka: 1 MB).
-    text_max: PosInt = 1000  # any other free text kept in state or emitted from it
-    payload_max_bytes: PosInt = 16384  # a JSON object kept or emitted, after truncation
-    state_max_bytes: PosInt = 262144  # one execution, encoded; above it the fold sheds
+    text_max: PosInt = Field(
+        default=1000, description="characters of any other free text kept or emitted"
+    )
+    payload_max_bytes: PosInt = Field(
+        default=16384, description="bytes of a JSON object kept or emitted, after truncation"
+    )
+    state_max_bytes: PosInt = Field(
+        default=262144, description="one execution's encoded state; above it the fold sheds"
+    )
 
     # De-duplication and closed executions.
-    dedup_ids_cap: PosInt = 256
-    seq_gap_cap: PosInt = 1024
-    closed_cap: PosInt = 10000
-    closed_retention_s: PosInt = 86400
+    dedup_ids_cap: PosInt = Field(
+        default=256, description="remembered ids of events without seq, per execution"
+    )
+    seq_gap_cap: PosInt = Field(default=1024, description="missing seq numbers tracked")
+    closed_cap: PosInt = Field(
+        default=10000, description="released executions remembered per partition"
+    )
+    closed_retention_s: PosInt = Field(
+        default=86400, description="how long a released execution is remembered"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FoldConfig:

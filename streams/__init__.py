@@ -1,9 +1,8 @@
-"""Everything with I/O: CLI, offline driver, Faust app, SDK, executor, replay.
+"""Everything with I/O, one subpackage per role: `sdk` (agents record runs), `worker`
+(the live Faust app), `folding` (the per-partition driver shared by worker and replay),
+`replay`, `healing` (the executor), `kafka` (broker, topics, clients), `views`, `demo`,
+`cli`, `native` (the compiled fold).
 
-Importing `streams` first puts the compiled fold in place when a current build exists
-(streams/native.py); whatever imports the fold through `streams` runs the same code.
+Importing `streams` or any subpackage does no work: the compiled fold is put in place
+by the entry points (`streams.native.activate`), never by an import.
 """
-
-from streams.native import activate as _activate_native
-
-NATIVE_STATUS = _activate_native()

@@ -6,12 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
-import streams  # first: the compiled fold, when built, is what every test then runs
-from streams.broker import EmbeddedBroker
+from streams.native import activate
+
+# The test session is an entry point: the compiled fold, when built, is what every
+# test then runs (it must be put in place before anything imports the fold).
+NATIVE_STATUS = activate()
+
+from streams.kafka.broker import EmbeddedBroker  # noqa: E402
 
 
 def pytest_report_header() -> str:
-    return f"agentfold fold: {streams.NATIVE_STATUS}"
+    return f"agentfold fold: {NATIVE_STATUS}"
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.topicio import read_topic
-from streams.topics import create_topics
+from streams.kafka.topicio import read_topic
+from streams.kafka.topics import create_topics
 from tests.streams.livelog import namespace
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from processors.config import FoldConfig
 from schemas.outputs import validate_output
-from streams.offline import OfflineFold
+from streams.folding.offline import OfflineFold
 
 ROOT = Path(__file__).resolve().parents[2]
 

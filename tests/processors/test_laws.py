@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from processors.config import FoldConfig
 from schemas.codec import encode_event
 from schemas.records import Event
-from streams.offline import OfflineFold, render
+from streams.folding.offline import OfflineFold, render
 from tests.factory import Agent, tick
 
 CFG = FoldConfig()

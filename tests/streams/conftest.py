@@ -10,9 +10,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.synthetic import batched, generate
-from streams.topicio import produce_lines
-from streams.topics import create_topics
+from streams.kafka.topicio import produce_lines
+from streams.kafka.topics import create_topics
+from streams.testing import batched, generate
 from tests.streams.livelog import FLEET, PARTITIONS, LiveLog, Worker, lines_of, namespace
 
 

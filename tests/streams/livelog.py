@@ -16,9 +16,9 @@ import orjson
 
 from processors.config import FoldConfig
 from schemas.outputs import OUTPUT_TOPICS
-from streams.offline import OfflineFold
-from streams.topicio import read_topic, wait_caught_up
-from streams.worker import worker_argv
+from streams.folding.offline import OfflineFold
+from streams.kafka.topicio import read_topic, wait_caught_up
+from streams.worker.run import worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet.jsonl"

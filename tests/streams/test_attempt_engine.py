@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from schemas.events import MAX_SNAPSHOT_CHARS, AttemptOutcome, HealingAttemptData
-from streams.attempt_engine import ActionContext, attempt_data, run_attempt
+from streams.healing.engine import ActionContext, attempt_data, run_attempt
 
 ACTION = {
     "execution_id": "exec-1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from streams.batcher import Batcher
+from streams.sdk.batcher import Batcher
 
 
 def ev(i: int, pad: int = 0) -> bytes:

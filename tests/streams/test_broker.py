@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.broker import BrokerUnavailable, EmbeddedBroker
 from streams.cli import main
-from streams.partitioner import partition_for
-from streams.topics import SPECS, create_topics, list_topics
+from streams.kafka.broker import BrokerUnavailable, EmbeddedBroker
+from streams.kafka.partitioner import partition_for
+from streams.kafka.topics import SPECS, create_topics, list_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.broker
@@ -113,7 +113,7 @@ def test_broker_command_prints_its_address_and_stops_on_sigterm() -> None:
 
 def test_end_offsets_and_reads_are_complete_for_batched_produce(broker: str) -> None:
     """Tansu's ListOffsets under-reports the end after batched produce; ours must not."""
-    from streams.topicio import end_offsets, read_topic
+    from streams.kafka.topicio import end_offsets, read_topic
 
     asyncio.run(create_topics(broker, "t4", 3))
 
@@ -132,7 +132,7 @@ def test_end_offsets_and_reads_are_complete_for_batched_produce(broker: str) -> 
 
 
 async def _read_range(broker: str, topic: str, end: int, stall_s: float) -> list[bytes]:
-    from streams.topicio import iter_range
+    from streams.kafka.topicio import iter_range
 
     consumer = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     await consumer.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from processors.config import FoldConfig
-from streams.demo import demo_fold_config
+from streams.demo.run import demo_fold_config
 from tests.streams.livelog import ROOT
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 from schemas.events import AttemptOutcome
-from streams.attempt_engine import AttemptResult
-from streams.demo_view import DemoView
+from streams.demo.view import DemoView
+from streams.healing.engine import AttemptResult
 
 W = {"window_start": "2026-11-22T10:00:00.000Z", "window_end": "2026-11-22T10:00:10.000Z"}
 

@@ -13,16 +13,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas.codec import canonical_json, decode_message
-from streams.attempt_engine import ActionContext
-from streams.executor import (
+from streams.healing.engine import ActionContext
+from streams.healing.executor import (
     Executor,
     ExecutorSettings,
     RecentAttempts,
     ledger_record,
     started_attempts,
 )
-from streams.topicio import read_topic
-from streams.topics import create_topics, list_topics
+from streams.kafka.topicio import read_topic
+from streams.kafka.topics import create_topics, list_topics
 from tests.streams.livelog import PARTITIONS, namespace
 
 pytestmark = pytest.mark.broker
@@ -108,7 +108,7 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
     asyncio.run(produce(broker, f"{ns}.healing", records))
     handler = Nudge()
     settings = ExecutorSettings(
-        broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        broker=broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
         session_timeout_s=2, heartbeat_interval_s=0.3,
     )  # fmt: skip
     first = Executor(settings, {"nudge": handler})
@@ -125,9 +125,7 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
 
     # A restart that lost its committed offsets (a new group) reads the plans again,
     # but reads back its own reports first: nothing runs twice.
-    again = Executor(
-        ExecutorSettings(**{**settings.__dict__, "group": f"{ns}-ex2"}), {"nudge": handler}
-    )
+    again = Executor(settings.model_copy(update={"group": f"{ns}-ex2"}), {"nudge": handler})
     run_until(again, lambda: again.stats.planned >= 3)
     assert again.stats.ran == 0 and again.stats.already_done == 3
     assert handler.sent == ["exec-a"] and len(attempts(broker, ns)) == 2
@@ -135,7 +133,7 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
 
 def _settings(broker: str, ns: str) -> ExecutorSettings:
     return ExecutorSettings(
-        broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        broker=broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
         session_timeout_s=2, heartbeat_interval_s=0.3,
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.cli import main
-from streams.partitioner import partition_for
+from streams.kafka.partitioner import partition_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet.jsonl"
@@ -111,7 +111,7 @@ def test_stdin_to_stdout() -> None:
 
 
 def test_config_from_file_env_and_flags_with_precedence(tmp_path: Path) -> None:
-    from streams.settings import load_fold_config
+    from streams.config import load_fold_config
 
     toml = tmp_path / "af.toml"
     toml.write_text("window_s = 600\nhealthy_below = 0.5\n[worker]\nignored = 1\n")
@@ -126,11 +126,19 @@ def test_config_from_file_env_and_flags_with_precedence(tmp_path: Path) -> None:
 
 def test_invalid_config_names_the_setting_and_its_source(tmp_path: Path) -> None:
     from schemas.errors import ConfigError
-    from streams.settings import load_fold_config
+    from streams.config import load_fold_config
 
-    with pytest.raises(ConfigError, match=r"window_s \(from environment"):
+    with pytest.raises(ConfigError, match=r"window_s \(from \$AGENTFOLD_WINDOW_S\)"):
         load_fold_config(None, {"AGENTFOLD_WINDOW_S": "-1"})
-    with pytest.raises(ConfigError, match="grace_s"):
+    config = tmp_path / "bad.toml"
+    config.write_text("window_s = -5\n[worker]\npartitions = 0\n")
+    with pytest.raises(ConfigError, match=r"window_s \(from .*bad.toml:window_s\)"):
+        load_fold_config(config, {})
+    from streams.config import load_worker_settings
+
+    with pytest.raises(ConfigError, match=r"partitions \(from .*bad.toml:\[worker\]:partitions\)"):
+        load_worker_settings(config, {})
+    with pytest.raises(ConfigError, match=r"^invalid configuration:\n  grace_s \(9999\) must"):
         load_fold_config(None, {}, {"grace_s": 9999})
     with pytest.raises(ConfigError, match="cooldown_s has no entry"):
         load_fold_config(None, {}, {"tier_actions": {"tier_1": "a", "tier_2": "b", "tier_3": "c"}})

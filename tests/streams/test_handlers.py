@@ -11,14 +11,15 @@ import pytest
 
 from schemas.errors import InputError
 from schemas.events import AttemptOutcome
-from streams.attempt_engine import ActionContext, run_attempt
-from streams.handlers import (
+from streams.demo.inbox import Inbox, InboxHandler, inbox_handlers
+from streams.healing import (
+    ActionContext,
+    run_attempt,
+)
+from streams.healing.handlers import (
     INSTRUCTIONS,
     AcknowledgeHandler,
-    Inbox,
-    InboxHandler,
     acknowledge_handlers,
-    inbox_handlers,
     load_handlers,
 )
 
@@ -145,18 +146,18 @@ HANDLERS = {"comment": AcknowledgeHandler()}
 
 
 def test_load_handlers_from_a_function_or_a_dict() -> None:
-    assert set(load_handlers("streams.handlers:acknowledge_handlers")) == set(INSTRUCTIONS)
+    assert set(load_handlers("streams.healing.handlers:acknowledge_handlers")) == set(INSTRUCTIONS)
     assert load_handlers("tests.streams.test_handlers:HANDLERS") == HANDLERS
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("streams.handlers", "MODULE:ATTRIBUTE"),
+        ("streams.healing.handlers", "MODULE:ATTRIBUTE"),
         ("no_such_module_xyz:h", "cannot import no_such_module_xyz"),
-        ("streams.handlers:nothing_here", "has no attribute 'nothing_here'"),
-        ("streams.handlers:Inbox", r"must be \(or return\) a dict"),
-        ("streams.handlers:INSTRUCTIONS", "not handlers .*nudge"),
+        ("streams.healing.handlers:nothing_here", "has no attribute 'nothing_here'"),
+        ("streams.demo.inbox:Inbox", r"must be \(or return\) a dict"),
+        ("streams.healing.handlers:INSTRUCTIONS", "not handlers .*nudge"),
     ],
 )
 def test_load_handlers_errors_say_what_to_fix(spec: str, message: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.cli import main
-from streams.topics import create_topics
+from streams.kafka.topics import create_topics
 from tests.streams.livelog import FLEET, PARTITIONS, Worker, lines_of, namespace, offline
 
 pytestmark = pytest.mark.broker

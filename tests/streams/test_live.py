@@ -18,10 +18,7 @@ from hypothesis import strategies as st
 
 from processors.config import FoldConfig
 from schemas.codec import encode_event
-from streams.live import LivePartition, Writes
-from streams.offline import OfflineFold
-from streams.partitioner import partition_for
-from streams.state_codec import (
+from streams.folding.changelog import (
     decode_exec,
     encode_exec,
     encode_exec_record,
@@ -30,6 +27,9 @@ from streams.state_codec import (
     restore,
     restore_partition,
 )
+from streams.folding.offline import OfflineFold
+from streams.folding.partition import LivePartition, Writes
+from streams.kafka.partitioner import partition_for
 from tests.processors.test_laws import build_log, step_st
 
 CFG = FoldConfig()
@@ -236,7 +236,7 @@ def test_records_written_before_flushes_existed_still_restore() -> None:
 
 
 def test_offset_guard_skips_applied_input_and_reports_gaps() -> None:
-    from streams.live import OffsetGap
+    from streams.folding.partition import OffsetGap
 
     a = (
         b'{"specversion":"1.0","id":"1","source":"s","type":"agentfold.tick",'
@@ -376,7 +376,7 @@ def test_restore_ignores_other_partitions_and_rebuilds_timers() -> None:
 def test_batched_messages_give_the_same_records_as_single_events() -> None:
     """Outputs must not alias fold state: live serialises a batch's outputs after the
     whole message, so a later event in the batch must not leak into an earlier record."""
-    from streams.synthetic import batched, generate
+    from streams.testing import batched, generate
 
     lines = generate(3000, 40, seed=3)
     messages = batched(lines, 25)
@@ -391,7 +391,7 @@ def test_batched_messages_give_the_same_records_as_single_events() -> None:
 
 def test_completed_executions_leave_only_tombstones_in_the_table() -> None:
     """~100,000 events; every run ends; once their timers fire, the table holds no state."""
-    from streams.synthetic import batched, generate
+    from streams.testing import batched, generate
 
     lines = generate(100_000, 1000, seed=5)
     last_seq: dict[str, int] = {}

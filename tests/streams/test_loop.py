@@ -26,9 +26,9 @@ import pytest
 from processors.config import FoldConfig
 from schemas.codec import decode_message
 from schemas.records import to_model
-from streams.demo import demo_fold_config
-from streams.state_codec import EXEC_PREFIX, decode_exec
-from streams.topicio import Record, read_topic
+from streams.demo.run import demo_fold_config
+from streams.folding.changelog import EXEC_PREFIX, decode_exec
+from streams.kafka.topicio import Record, read_topic
 from tests.streams.livelog import PARTITIONS, ROOT, live, namespace, offline
 
 pytestmark = pytest.mark.broker

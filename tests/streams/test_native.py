@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-import streams
-from streams.native import NATIVE_DIR, STAMP
-from streams.synthetic import generate
+from streams.native import status
+from streams.native.activate import STAMP, native_dir
+from streams.testing import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet.jsonl"
-NATIVE = streams.NATIVE_STATUS.startswith("native")
-needs_native = pytest.mark.skipif(not NATIVE, reason=f"fold runs {streams.NATIVE_STATUS}")
+NATIVE = status().startswith("native")
+needs_native = pytest.mark.skipif(not NATIVE, reason=f"fold runs {status()}")
 
 # Small windows and caps, so that a short log closes windows, plans healing, times out
 # and evicts actions, forgets closed executions, overflows the de-duplication sets and
@@ -42,7 +42,7 @@ TIGHT = {
 def fold(log: Path, native: bool, extra: dict[str, str] | None = None) -> bytes:
     env = {**os.environ, "AGENTFOLD_NATIVE": "1" if native else "0", **(extra or {})}
     status = subprocess.run(
-        [sys.executable, "-m", "streams.native_build", "--status"],
+        [sys.executable, "-m", "streams.native", "--status"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -78,7 +78,10 @@ def test_compiled_fold_equals_pure_fold_with_tight_caps(tmp_path: Path) -> None:
 
 
 def status_with(native_dir: Path) -> str:
-    code = "import streams, processors.fold as f; print(streams.NATIVE_STATUS, '|', f.__file__)"
+    code = (
+        "from streams.native import activate; s = activate(); "
+        "import processors.fold as f; print(s, '|', f.__file__)"
+    )
     env = {**os.environ, "AGENTFOLD_NATIVE_DIR": str(native_dir)}
     env.pop("AGENTFOLD_NATIVE", None)
     return subprocess.run(
@@ -94,7 +97,7 @@ def test_no_build_means_pure_python(tmp_path: Path) -> None:
 @needs_native
 def test_a_build_of_other_sources_is_never_used(tmp_path: Path) -> None:
     copy = tmp_path / "native"
-    shutil.copytree(NATIVE_DIR, copy)
+    shutil.copytree(native_dir(), copy)
     assert status_with(copy).startswith("native (mypyc) |")  # the copy itself works
     stamp = json.loads((copy / STAMP).read_text())
     (copy / STAMP).write_text(json.dumps({**stamp, "digest": "0" * 64}))  # processors/ edited

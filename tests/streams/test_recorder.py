@@ -12,11 +12,11 @@ import pytest
 
 from processors.config import FoldConfig
 from schemas.codec import decode_message
-from streams.broker import EmbeddedBroker, free_port
-from streams.offline import OfflineFold
-from streams.recorder import AsyncRecorder, Recorder
-from streams.topicio import read_topic
-from streams.topics import create_topics
+from streams.folding.offline import OfflineFold
+from streams.kafka.broker import EmbeddedBroker, free_port
+from streams.kafka.topicio import read_topic
+from streams.kafka.topics import create_topics
+from streams.sdk.recorder import AsyncRecorder, Recorder
 from tests.streams.livelog import PARTITIONS, namespace
 
 pytestmark = pytest.mark.broker

@@ -20,11 +20,11 @@ from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
 from schemas.records import Tick
 from schemas.timefmt import parse_rfc3339_ms
 from streams.cli import main
-from streams.partitioner import partition_for
-from streams.replay import ReplayRequest, ReplayResult, concerns, replay
-from streams.topicio import read_topic
-from streams.topics import create_topics
-from streams.verify import group_replay, verify
+from streams.kafka.partitioner import partition_for
+from streams.kafka.topicio import read_topic
+from streams.kafka.topics import create_topics
+from streams.replay.rebuild import ReplayRequest, ReplayResult, concerns, replay
+from streams.replay.verify import group_replay, verify
 from tests.streams.livelog import PARTITIONS, LiveLog, Outputs, explain, live, namespace
 
 pytestmark = pytest.mark.broker

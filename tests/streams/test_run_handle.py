@@ -11,7 +11,7 @@ from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.events import Event
 from schemas.records import from_model
-from streams.run_handle import RecorderError, Run, current_traceparent
+from streams.sdk.run import RecorderError, Run, current_traceparent
 
 T0 = 1_795_000_000_000
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

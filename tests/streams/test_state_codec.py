@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 from processors.state import PartitionMeta
-from streams.state_codec import encode_commit, encode_exec_record, encode_tombstone, meta_dict
+from streams.folding.changelog import encode_commit, encode_exec_record, encode_tombstone, meta_dict
 
 
 def test_kept_values_cost_their_size_not_the_encoders_buffer() -> None:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from streams.cli import main
-from streams.tail import RED, format_record
+from streams.views.tail import RED, format_record
 from tests.streams.livelog import LiveLog
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from schemas.codec import canonical_json
-from streams.verify import Entry, LiveSlot, compare, render_report
+from streams.replay.verify import Entry, LiveSlot, compare, render_report
 
 
 def rec(rid: str, key: str = "e1", **fields: object) -> Entry:

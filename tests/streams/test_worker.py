@@ -17,10 +17,10 @@ import pytest
 
 from processors.config import FoldConfig
 from schemas.timefmt import format_ms
-from streams.app import changelog_record_max
-from streams.state_codec import restore_partition
-from streams.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
-from streams.topics import create_topics
+from streams.folding.changelog import restore_partition
+from streams.kafka.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
+from streams.kafka.topics import create_topics
+from streams.worker.app import changelog_record_max
 from tests.factory import at
 from tests.streams.livelog import (
     FLEET,

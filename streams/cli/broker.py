@@ -1,0 +1,45 @@
+"""`agentfold broker`: the embedded Kafka-compatible broker in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streams.cli.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "broker",
+        help="run the embedded Kafka-compatible broker (Tansu) in the foreground",
+        description="Start the embedded broker (in memory: data is gone when it stops) and "
+        "print its address; Ctrl-C stops it. For development and demos only: run a real "
+        "Kafka for anything you want to keep.",
+    )
+    p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from streams.kafka import EmbeddedBroker
+
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    with EmbeddedBroker(port=args.port) as bootstrap:
+        print(bootstrap, flush=True)
+        print(f"embedded broker listening on {bootstrap} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while not stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    return 0

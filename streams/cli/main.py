@@ -1,0 +1,85 @@
+"""`agentfold`: the parser made of every command module, and one error path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from schemas.errors import AgentfoldError
+from streams.cli import (
+    broker,
+    config,
+    demo,
+    executor,
+    fold,
+    produce,
+    replay,
+    runs,
+    schema,
+    tail,
+    topics,
+    worker,
+)
+
+# In the order `agentfold --help` lists them.
+COMMANDS = (
+    fold,
+    schema,
+    config,
+    broker,
+    topics,
+    worker,
+    produce,
+    tail,
+    replay,
+    runs,
+    demo,
+    executor,
+)
+
+EPILOG = """\
+environment:
+  AGENTFOLD_BROKER        Kafka bootstrap servers for every command (--broker)
+  AGENTFOLD_TOPIC_PREFIX  topic prefix (--prefix; default agentfold)
+  AGENTFOLD_PARTITIONS    partitions when creating topics and folding offline (8)
+  AGENTFOLD_<SETTING>     any fold or worker setting, e.g. AGENTFOLD_WINDOW_S=600
+                          (`agentfold config --show` lists them with their sources)
+  AGENTFOLD_NATIVE=0      run the fold as pure Python instead of the compiled build
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentfold",
+        description="Event-sourced processing of AI-agent telemetry: runs, stagnation, "
+        "healing actions and attribution chains, identical live and on replay.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from streams.native import activate
+
+    activate()  # before any command imports the fold
+    try:
+        return int(args.run(args))
+    except AgentfoldError as exc:
+        print(f"agentfold: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("agentfold: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `agentfold … | head`: the reader is gone, not an error
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

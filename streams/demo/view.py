@@ -1,0 +1,214 @@
+"""What the demo prints: one readable line per thing that happens in the loop (a run
+ends, a window closes, an action is planned or suppressed, an attempt comes back, a
+chain is written, input is dead-lettered), and the summary table at the end."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION
+from schemas.timefmt import parse_rfc3339_ms
+from streams.healing.engine import AttemptResult
+from streams.views.tail import DIM, GREEN, RED, RESET, YELLOW
+
+TERMINAL = frozenset({"completed", "failed", "stuck", "cancelled", "timed_out"})
+_COLOUR = {
+    "completed": GREEN,
+    "success": GREEN,
+    "planned": YELLOW,
+    "failed": RED,
+    "timed_out": RED,
+    "completion_timeout": RED,
+    "send_error": RED,
+    "precondition_fail": RED,
+    "suppressed": DIM,
+}
+
+
+@dataclass
+class ExecutionSummary:
+    status: str = "running"
+    windows: int = 0
+    top_score: float = 0.0
+    top_signal: str = "-"
+    last_window_end_ms: int = 0
+    planned: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    attempts: Counter[str] = field(default_factory=Counter)
+    chains: Counter[str] = field(default_factory=Counter)
+
+
+def _ms(value: Any) -> int:
+    try:
+        return parse_rfc3339_ms(str(value))
+    except ValueError:
+        return 0
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+class DemoView:
+    def __init__(self, out: TextIO, colour: bool, started: float | None = None) -> None:
+        self.out = out
+        self.colour = colour
+        self.started = time.monotonic() if started is None else started
+        self.executions: dict[str, ExecutionSummary] = {}
+        self.dead_letters: Counter[str] = Counter()
+        self.planned_seen = 0
+        self._seen_ids: set[str] = set()
+
+    # ─── printing ─────────────────────────────────────────────────────────────────
+
+    def c(self, text: str, colour: str) -> str:
+        return f"{colour}{text}{RESET}" if self.colour and colour else text
+
+    def say(self, what: str, execution: str, text: str) -> None:
+        clock = f"+{time.monotonic() - self.started:5.1f}s"
+        self.out.write(f"  {self.c(clock, DIM)}  {what:<8} {execution:<14} {text}\n")
+        self.out.flush()
+
+    def phase(self, text: str) -> None:
+        self.out.write(f"{self.c('▶', YELLOW)} {text}\n")
+        self.out.flush()
+
+    # ─── inputs ───────────────────────────────────────────────────────────────────
+
+    def summary(self, execution: str) -> ExecutionSummary:
+        return self.executions.setdefault(execution, ExecutionSummary())
+
+    def on_record(self, topic: str, value: dict[str, Any]) -> None:
+        """One output record, as read from its topic (redeliveries are ignored)."""
+        rid = str(value.get("id"))
+        if rid in self._seen_ids:
+            return
+        self._seen_ids.add(rid)
+        handler = {
+            RUNS: self._run,
+            STAGNATION: self._window,
+            HEALING: self._healing,
+            ATTRIBUTION: self._chain,
+            DEADLETTER: self._dead_letter,
+        }.get(topic)
+        if handler is not None:
+            handler(value)
+
+    def _run(self, v: dict[str, Any]) -> None:
+        ex = str(v.get("execution_id"))
+        s = self.summary(ex)
+        status = str(v.get("status"))
+        if status == s.status:
+            return
+        s.status = status
+        if status not in TERMINAL:
+            return
+        m = v.get("metrics") or {}
+        self.say(
+            "run",
+            ex,
+            f"{self.c(status, _COLOUR.get(status, ''))} · {m.get('total_decisions', 0)} "
+            f"decisions ({m.get('failed_decisions', 0)} failed) · "
+            f"{float(v.get('duration_ms') or 0) / 1000:.0f}s · "
+            f"{str(v.get('narrative') or '')[:60]}",
+        )
+
+    def _window(self, v: dict[str, Any]) -> None:
+        ex = str(v.get("execution_id"))
+        s = self.summary(ex)
+        score = float(v.get("score") or 0)
+        s.windows += 1
+        s.last_window_end_ms = max(s.last_window_end_ms, _ms(v.get("window_end")))
+        if score > s.top_score or s.top_signal == "-":
+            s.top_score, s.top_signal = score, str(v.get("signal"))
+        colour = RED if score >= 0.8 else YELLOW if score >= 0.3 else GREEN
+        start, end = str(v.get("window_start"))[11:19], str(v.get("window_end"))[11:19]
+        self.say(
+            "window",
+            ex,
+            f"{start}–{end}  score {self.c(f'{score:.2f}', colour)} ({v.get('signal')})",
+        )
+
+    def _healing(self, v: dict[str, Any]) -> None:
+        ex = str(v.get("execution_id"))
+        s = self.summary(ex)
+        status = str(v.get("status"))
+        score = float(v.get("stagnation_score") or 0)
+        action = f"{v.get('action_type')} ({v.get('tier')}, score {score:.2f})"
+        if status == "planned":
+            s.planned += 1
+            self.planned_seen += 1
+            self.say(
+                "healing", ex, f"{self.c('planned', YELLOW)} {action}, attempt {v.get('attempt')}"
+            )
+        else:
+            reason = str(v.get("reason"))
+            s.suppressed[reason] += 1
+            self.say("healing", ex, f"{self.c('suppressed', DIM)} {action}: {reason}")
+
+    def _chain(self, v: dict[str, Any]) -> None:
+        ex = str(v.get("execution_id"))
+        closed_by = str(v.get("closed_by"))
+        self.summary(ex).chains[closed_by] += 1
+        self.say(
+            "chain",
+            ex,
+            f"{v.get('action_type')} closed by {closed_by} · "
+            f"{_count(v.get('step_count'), 'step')}, "
+            f"{_count(v.get('observation_count'), 'observation')} · success "
+            f"{float(v.get('success_score') or 0):.2f}",
+        )
+
+    def _dead_letter(self, v: dict[str, Any]) -> None:
+        reason = str(v.get("reason"))
+        self.dead_letters[reason] += 1
+        origin = v.get("origin") or {}
+        self.say(
+            "dead",
+            str(v.get("key") or "-"),
+            f"{self.c(reason, RED)} (partition {origin.get('partition')}, offset "
+            f"{origin.get('offset')}): {str(v.get('error'))[:70]}",
+        )
+
+    def on_attempt(self, action: dict[str, Any], result: AttemptResult) -> None:
+        ex = str(action.get("execution_id"))
+        outcome = result.outcome.value
+        self.summary(ex).attempts[outcome] += 1
+        self.say(
+            "attempt",
+            ex,
+            f"{action.get('action_type')} #{action.get('attempt')} → "
+            f"{self.c(outcome, _COLOUR.get(outcome, ''))} in {result.elapsed_s:.1f}s",
+        )
+
+    # ─── the end ──────────────────────────────────────────────────────────────────
+
+    def table(self, stories: dict[str, str]) -> None:
+        rows = [("execution", "status", "windows", "top score", "healing", "attempts", "chains")]
+        for ex in sorted(self.executions, key=lambda e: (e not in stories, e)):
+            s = self.executions[ex]
+            healing = f"{s.planned} planned" + "".join(
+                f", {n} {reason}" for reason, n in sorted(s.suppressed.items())
+            )
+            rows.append(
+                (
+                    ex,
+                    s.status,
+                    str(s.windows),
+                    f"{s.top_score:.2f} {s.top_signal}",
+                    healing,
+                    ", ".join(f"{n} {o}" for o, n in sorted(s.attempts.items())) or "-",
+                    ", ".join(f"{n} {c}" for c, n in sorted(s.chains.items())) or "-",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for i, row in enumerate(rows):
+            line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            self.out.write(f"  {self.c(line, DIM) if i == 0 else line}\n")
+        if self.dead_letters:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.dead_letters.items()))
+            self.out.write(f"  dead letters: {reasons}\n")
+        self.out.flush()

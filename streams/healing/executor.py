@@ -1,0 +1,259 @@
+"""The healing executor: carries out planned actions and reports each attempt back into
+the telemetry log, where the fold's healer sees it.
+
+It consumes `<prefix>.healing` in a consumer group and runs only `planned` records,
+through the handler registered for the record's `action_type` (`streams.healing.engine`;
+an action type without a handler is reported `skipped_by_policy` with the reason), up
+to `max_in_flight` attempts at once so that one slow action does not hold up the rest.
+
+At most once per (idempotency_key, attempt), also across restarts, redeliveries and a
+lost consumer group:
+- before running a plan it records the start in its ledger, `<prefix>.executor` (kept
+  as long as the plans), and commits the plan's offset; a crash mid-attempt loses that
+  attempt rather than repeating it (the healer's ack timeout then replans it as the
+  next attempt);
+- at start it reads its own ledger records back (a topic bounded by retention, not the
+  telemetry log) and never runs those attempts again; in memory it remembers the
+  newest `remember` of them (a redelivered plan comes soon after the original).
+The report is a `healing_attempt` event keyed by the execution, with a derived id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.codec import canonical_json
+from schemas.envelope import envelope
+from schemas.outputs import EXECUTOR_LEDGER, HEALING, TELEMETRY
+from streams.clock import SYSTEM_CLOCK
+from streams.healing.engine import (
+    DEFAULT_POLL_S,
+    DEFAULT_TIMEOUT_S,
+    ActionContext,
+    AttemptResult,
+    Handler,
+    attempt_data,
+    run_attempt,
+)
+from streams.healing.ledger import RecentAttempts, attempt_key, ledger_record, started_attempts
+from streams.kafka import clients
+from streams.kafka.topics import topic_name
+
+log = logging.getLogger("agentfold.executor")
+
+
+class ExecutorSettings(BaseModel):
+    """Settings of the executor; `agentfold executor` takes each as a flag."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    broker: str = Field(description="Kafka bootstrap HOST:PORT")
+    prefix: str = Field(default="agentfold", description="topic name prefix")
+    group: str = Field(default="agentfold-executor", description="consumer group")
+    source: str = Field(
+        default="agentfold-executor",
+        description="source of its reports and ledger records; attempts this source "
+        "started (<prefix>.executor) are never run again",
+    )
+    timeout_s: float = Field(
+        default=DEFAULT_TIMEOUT_S, gt=0, description="completion timeout of an attempt"
+    )
+    poll_s: float = Field(default=DEFAULT_POLL_S, gt=0, description="poll interval")
+    session_timeout_s: float = Field(default=10.0, gt=0, description="consumer session timeout")
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, description="consumer heartbeat interval"
+    )
+    max_in_flight: int = Field(
+        default=8, ge=1, description="attempts run at once: a slow action does not hold up others"
+    )
+    remember: int = Field(
+        default=100_000,
+        ge=1,
+        description="started attempts kept in memory to skip redelivered plans",
+    )
+
+
+@dataclass
+class ExecutorStats:
+    planned: int = 0
+    ran: int = 0
+    already_done: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    unreported: int = 0  # ran (or started) but the report could not be sent
+
+    @property
+    def idle(self) -> bool:
+        """Every planned action consumed so far is finished (or was done before)."""
+        return self.ran + self.already_done + self.unreported >= self.planned
+
+
+class Executor:
+    def __init__(
+        self,
+        settings: ExecutorSettings,
+        handlers: dict[str, Handler],
+        time_fn: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+        sleep_fn: Callable[[float], None] = SYSTEM_CLOCK.sleep,
+        clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+        on_attempt: Callable[[dict[str, Any], AttemptResult], None] | None = None,
+    ) -> None:
+        self.s = settings
+        self.handlers = handlers
+        self.time_fn = time_fn
+        self.sleep_fn = sleep_fn
+        self.clock_ms = clock_ms
+        self.on_attempt = on_attempt
+        self.stats = ExecutorStats()
+        self.done = RecentAttempts(settings.remember)
+        self._running: set[asyncio.Future[None]] = set()
+        self._slots = asyncio.Semaphore(max(1, settings.max_in_flight))
+
+    def attempt(self, action: dict[str, Any]) -> AttemptResult:
+        """Run one planned action through its handler (blocking: call it in a thread)."""
+        handler = self.handlers.get(str(action.get("action_type")))
+        ctx = ActionContext(action)
+        if handler is None:
+            return run_attempt(
+                _NoHandler(),
+                ctx,
+                skip_reason=f"no handler registered for action_type {action.get('action_type')!r}",
+                time_fn=self.time_fn,
+                sleep_fn=self.sleep_fn,
+            )
+        return run_attempt(
+            handler,
+            ctx,
+            timeout_s=self.s.timeout_s,
+            poll_s=self.s.poll_s,
+            time_fn=self.time_fn,
+            sleep_fn=self.sleep_fn,
+        )
+
+    def report(self, action: dict[str, Any], result: AttemptResult) -> tuple[bytes, bytes]:
+        """(key, value) of the healing_attempt event for this attempt."""
+        key, attempt = attempt_key(action)
+        event = envelope(
+            "healing_attempt",
+            id=f"attempt:{key}:{attempt}",
+            source=self.s.source,
+            time_ms=self.clock_ms(),
+            subject=action["execution_id"],
+            data=attempt_data(action, result),
+        )
+        return str(action["execution_id"]).encode(), canonical_json(event)
+
+    async def run(self, stop: asyncio.Event) -> ExecutorStats:
+        s = self.s
+        self.done = await started_attempts(s.broker, s.prefix, s.source, s.remember)
+        consumer = clients.consumer(
+            s.broker,
+            topic_name(s.prefix, HEALING),
+            group_id=s.group,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(s.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
+        )
+        producer = clients.producer(s.broker)
+        await consumer.start()
+        await producer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                for tp, msgs in batch.items():
+                    for m in msgs:
+                        await self._handle(consumer, producer, tp, m.offset, m.value or b"")
+        finally:
+            # Attempts under way finish and are reported: their plans are committed.
+            await asyncio.gather(*self._running, return_exceptions=True)
+            await consumer.stop()
+            await producer.stop()
+        return self.stats
+
+    async def _handle(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        tp: TopicPartition,
+        offset: int,
+        value: bytes,
+    ) -> None:
+        try:
+            action = orjson.loads(value)
+            planned = isinstance(action, dict) and action.get("status") == "planned"
+        except orjson.JSONDecodeError:
+            planned = False
+        if planned:
+            self.stats.planned += 1
+            key = attempt_key(action)
+            if key in self.done:
+                self.stats.already_done += 1
+                planned = False
+        if planned:
+            # In the ledger before acting: a crash from here on loses this attempt,
+            # never repeats it — even if the plan comes again (same key and attempt).
+            ledger_key, ledger_value = ledger_record(self.s.source, action, self.clock_ms())
+            await producer.send_and_wait(
+                topic_name(self.s.prefix, EXECUTOR_LEDGER), ledger_value, key=ledger_key
+            )
+        await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+        if not planned:
+            return
+        self.done.add(key)
+        await self._slots.acquire()  # back-pressure: at most max_in_flight at once
+        task = asyncio.ensure_future(self._run_and_report(producer, action, key))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+        if task.cancelled() or task.exception() is not None:
+            self.stats.unreported += 1  # the healer's ack timeout will plan it again
+            if not task.cancelled():
+                log.error("a healing attempt could not be reported: %r", task.exception())
+
+    async def _run_and_report(
+        self, producer: AIOKafkaProducer, action: dict[str, Any], key: tuple[str, int]
+    ) -> None:
+        result = await asyncio.to_thread(self.attempt, action)
+        out_key, event = self.report(action, result)
+        await producer.send_and_wait(topic_name(self.s.prefix, TELEMETRY), event, key=out_key)
+        self.stats.ran += 1
+        outcome = result.outcome.value
+        self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
+        log.info(
+            "%s %s attempt %s on %s: %s in %.1fs",
+            action.get("action_type"),
+            key[0][:14],
+            key[1],
+            action.get("execution_id"),
+            outcome,
+            result.elapsed_s,
+        )
+        if self.on_attempt is not None:
+            self.on_attempt(action, result)
+
+
+class _NoHandler:
+    """Stands in for a missing handler: the engine skips before it would act."""
+
+    def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        return {}
+
+    def precheck(self, before: dict[str, Any]) -> bool:
+        return False
+
+    def send(self, ctx: ActionContext) -> None:
+        raise AssertionError("never sent: skipped by policy")
+
+    def is_complete(self, before: dict[str, Any], now: dict[str, Any]) -> bool:
+        return False

@@ -1,0 +1,5 @@
+import sys
+
+from streams.native.build import main
+
+sys.exit(main())

@@ -1,0 +1,286 @@
+"""`agentfold replay --verify`: the rebuilt outputs against the live output topics,
+record by record and partition by partition.
+
+What counts as the same:
+- live delivery is at least once, so a record seen again with the same id and the same
+  bytes is a redelivery (counted, not a difference); the same id with other bytes is;
+- a compacted topic (runs) may have lost superseded records to compaction: when the
+  live partition holds fewer records than the replay, the latest record per key is
+  compared instead;
+- a partition whose start was removed by retention is compared from its first
+  surviving record on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas.codec import canonical_json
+from schemas.outputs import OUTPUT_TOPICS, RUNS, TELEMETRY, OutputRecord
+from streams.kafka.topicio import end_offsets, read_topic
+from streams.kafka.topics import topic_name
+from streams.replay.rebuild import concerns
+
+COMPACTED = {RUNS}
+Slot = tuple[str, int]  # (logical topic, partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str | None
+    value: bytes
+
+    @property
+    def id(self) -> str:
+        return str(orjson.loads(self.value).get("id"))
+
+
+@dataclass(slots=True)
+class LiveSlot:
+    entries: list[Entry]
+    truncated: bool = False  # retention removed the start of the partition
+
+
+@dataclass(slots=True)
+class Difference:
+    topic: str
+    partition: int
+    index: int
+    what: str
+    live: bytes | None = None
+    replay: bytes | None = None
+
+
+@dataclass(slots=True)
+class SlotSummary:
+    live: int = 0
+    replay: int = 0
+    duplicates: int = 0
+    mode: str = "records"  # or "latest per key" / "from retention start" / ahead
+    ahead: int = 0  # live records past the replayed input, not compared
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    slots: dict[Slot, SlotSummary] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    @property
+    def duplicates(self) -> int:
+        return sum(s.duplicates for s in self.slots.values())
+
+
+def group_replay(records: Iterable[tuple[int, OutputRecord]]) -> dict[Slot, list[Entry]]:
+    out: dict[Slot, list[Entry]] = {}
+    for p, record in records:
+        out.setdefault((record.topic, p), []).append(
+            Entry(record.key, canonical_json(record.value))
+        )
+    return out
+
+
+async def read_live(
+    bootstrap: str, prefix: str, partitions: list[int] | None, execution: str | None
+) -> dict[Slot, LiveSlot]:
+    out: dict[Slot, LiveSlot] = {}
+    for topic in OUTPUT_TOPICS:
+        parts = await read_topic(bootstrap, topic_name(prefix, topic), partitions)
+        for p, records in parts.items():
+            entries = []
+            for r in records:
+                key = r.key.decode("utf-8", errors="replace") if r.key is not None else None
+                if execution is not None:
+                    value = orjson.loads(r.value)
+                    if not concerns(OutputRecord(topic, key, value), execution):
+                        continue
+                entries.append(Entry(key, r.value))
+            # A first record past offset 0 means retention removed the start.
+            out[(topic, p)] = LiveSlot(entries, bool(records) and records[0].offset > 0)
+    return out
+
+
+def verify(
+    bootstrap: str,
+    prefix: str,
+    replayed: dict[Slot, list[Entry]],
+    partitions: list[int] | None = None,
+    execution: str | None = None,
+    input_ends: dict[int, int] | None = None,
+) -> VerifyReport:
+    """`input_ends`: the telemetry end offsets the replay read up to. A partition whose
+    telemetry has grown since may legitimately have more live records than the replay."""
+    live = asyncio.run(read_live(bootstrap, prefix, partitions, execution))
+    grown: set[int] = set()
+    if input_ends is not None:
+        now = asyncio.run(end_offsets(bootstrap, topic_name(prefix, TELEMETRY)))
+        grown = {p for p, end in input_ends.items() if now.get(p, 0) > end}
+    return compare(live, replayed, grown)
+
+
+def compare(
+    live: dict[Slot, LiveSlot], replayed: dict[Slot, list[Entry]], grown: Collection[int] = ()
+) -> VerifyReport:
+    report = VerifyReport()
+    for slot in sorted(set(live) | set(replayed)):
+        live_slot = live.get(slot, LiveSlot([]))
+        _compare_slot(report, slot, live_slot, replayed.get(slot, []), slot[1] in grown)
+    return report
+
+
+def _dedupe(
+    report: VerifyReport, slot: Slot, entries: list[Entry], summary: SlotSummary
+) -> list[Entry]:
+    seen: dict[str, bytes] = {}
+    out = []
+    for i, e in enumerate(entries):
+        rid = e.id
+        first = seen.get(rid)
+        if first is None:
+            seen[rid] = e.value
+            out.append(e)
+        elif first == e.value:
+            summary.duplicates += 1
+        else:
+            report.differences.append(
+                Difference(
+                    slot[0],
+                    slot[1],
+                    i,
+                    f"id {rid} delivered twice with different content",
+                    first,
+                    e.value,
+                )
+            )
+    return out
+
+
+def _compare_slot(
+    report: VerifyReport, slot: Slot, live_slot: LiveSlot, replay: list[Entry], grown: bool
+) -> None:
+    summary = report.slots.setdefault(slot, SlotSummary())
+    summary.live, summary.replay = len(live_slot.entries), len(replay)
+    live = _dedupe(report, slot, live_slot.entries, summary)
+    topic, p = slot
+    if live_slot.truncated and live:
+        first = live[0].id
+        start = next((i for i, e in enumerate(replay) if e.id == first), None)
+        if start is None:
+            report.differences.append(
+                Difference(
+                    topic,
+                    p,
+                    0,
+                    f"live starts (after retention) at {first}, which the replay never produced",
+                    live[0].value,
+                )
+            )
+            return
+        summary.mode = f"from retention start (first {start} not compared)"
+        replay = replay[start:]
+    if topic in COMPACTED and len(live) < len(replay):
+        summary.mode = "latest per key (compacted)"
+        live, replay = _latest(live), _latest(replay)
+    for i, (a, b) in enumerate(zip(live, replay, strict=False)):
+        if a != b:
+            report.differences.append(Difference(topic, p, i, "records differ", a.value, b.value))
+            return
+    if len(live) > len(replay) and grown:
+        n = len(live) - len(replay)
+        summary.mode = "up to the replayed input (live is ahead on input appended since)"
+        summary.ahead = n
+    elif len(live) > len(replay):
+        n = len(live) - len(replay)
+        report.differences.append(
+            Difference(
+                topic, p, len(replay), f"live has {n} more record(s)", live[len(replay)].value
+            )
+        )
+        report.hints.append(
+            f"{topic} p{p}: the replay is a prefix of live, but no input was appended "
+            "since the replay started — live emitted records the log does not explain"
+        )
+    elif len(replay) > len(live):
+        n = len(replay) - len(live)
+        report.differences.append(
+            Difference(
+                topic, p, len(live), f"live lacks {n} record(s)", None, replay[len(live)].value
+            )
+        )
+        report.hints.append(
+            f"{topic} p{p}: live is a prefix of the replay — is the worker caught up?"
+        )
+
+
+def _latest(entries: list[Entry]) -> list[Entry]:
+    latest: dict[str | None, Entry] = {}
+    for e in entries:
+        latest.pop(e.key, None)
+        latest[e.key] = e
+    return list(latest.values())
+
+
+def _field_diff(a: bytes | None, b: bytes | None) -> str:
+    if a is None or b is None:
+        return ""
+    da: dict[str, Any] = orjson.loads(a)
+    db: dict[str, Any] = orjson.loads(b)
+    names = sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k))
+    shown = [f"{k}: {_short(da.get(k))} ≠ {_short(db.get(k))}" for k in names[:4]]
+    return "; ".join(shown) + (f"; … {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def _short(v: Any, width: int = 60) -> str:
+    text = orjson.dumps(v).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_report(report: VerifyReport, prefix: str, show: int = 5) -> str:
+    lines = [f"verify: live {prefix}.* output topics vs replay"]
+    per_topic: dict[str, list[int]] = {}
+    for (topic, _p), s in report.slots.items():
+        t = per_topic.setdefault(topic, [0, 0])
+        t[0] += s.live - s.duplicates - s.ahead
+        t[1] += s.replay
+    bad = {d.topic for d in report.differences}
+    for topic in OUTPUT_TOPICS:
+        if topic in per_topic:
+            live_n, replay_n = per_topic[topic]
+            verdict = "DIFFERENT" if topic in bad else "identical"
+            lines.append(f"  {topic:<12} live {live_n:>9,}  replay {replay_n:>9,}  {verdict}")
+    special = sorted({s.mode for s in report.slots.values() if s.mode != "records"})
+    for mode in special:
+        lines.append(f"  note: some partitions compared {mode}")
+    if report.duplicates:
+        lines.append(
+            f"  {report.duplicates} redelivered record(s) on live topics (same id, same bytes: "
+            "at-least-once delivery after a restart) were ignored"
+        )
+    if report.ok:
+        lines.append("IDENTICAL: the live outputs are exactly what the log folds to")
+        return "\n".join(lines)
+    lines.append(
+        f"DIFFERENT: {len(report.differences)} difference(s); "
+        f"the first {min(show, len(report.differences))}:"
+    )
+    for d in report.differences[:show]:
+        lines.append(f"  {d.topic} p{d.partition} #{d.index}: {d.what}")
+        detail = _field_diff(d.live, d.replay)
+        if detail:
+            lines.append(f"      live ≠ replay: {detail}")
+        elif d.live is not None or d.replay is not None:
+            side = "live" if d.live is not None else "replay"
+            value = orjson.loads(d.live or d.replay or b"null")
+            lines.append(f"      {side}: {_short(value, 160)}")
+    for hint in sorted(set(report.hints))[:show]:
+        lines.append(f"  hint: {hint}")
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""Where the worker reaches past Faust's public API — each workaround with its reason,
+and nowhere else in the project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.types import TP
+from faust.types.tuples import Message
+
+
+class StateTable(faust.Table):  # type: ignore[misc]  # Faust ships no type information
+    """A table whose writes name their changelog partition (`write_partition`) instead
+    of taking it from the stream event being processed — so that the writer task can
+    apply a message's state after its outputs are delivered, outside the iteration.
+    (Faust refuses table writes outside stream iteration otherwise, and its
+    `use_partitioner` option breaks co-partitioning with the source topic.)"""
+
+    write_partition: int | None = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        if self.write_partition is not None:
+            return self.write_partition
+        return super().partition_for_key(key)  # type: ignore[no-any-return]
+
+
+def committed_offset(consumer: Any, tp: TP) -> int | None:
+    """The offset Faust's consumer last committed for `tp`. Private (`_committed_offset`):
+    Faust exposes no public view of it, and `ack_skipped` needs it after a rebalance."""
+    committed: dict[TP, int] = getattr(consumer, "_committed_offset", {})
+    return committed.get(tp)
+
+
+def ack_skipped(consumer: Any, topic: str, partition: int, start: int, offset: int) -> None:
+    """Acknowledge offsets [start, offset) that Faust's stream jumped over (it can, around
+    rebalances: faust-streaming #216/#221). Faust commits an offset only once every
+    offset below it was acknowledged, so unacknowledged gaps would stop its commits for
+    good; the worker has folded them itself by then. Faust acknowledges messages, not
+    offsets: a stand-in `Message` carries each one."""
+    tp = TP(topic, partition)
+    for skipped in range(start, offset):
+        consumer.ack(Message(topic, partition, skipped, 0.0, 0, None, None, None, None, tp=tp))
+
+
+def store_get(table: faust.Table, key: bytes) -> bytes | None:
+    """One key of the store Faust's recovery filled. Read only as evidence (the worker
+    restores from its own read of the changelog, streams/worker/restore.py); `data` is
+    the store behind the table's mapping interface, which `table[key]` would bypass."""
+    return table.data.get(key)  # type: ignore[no-any-return]
