@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The fold compiled with mypyc (streams/native.py): rebuilt only when processors/ changed.
+# The fold compiled with mypyc (streams/native/): rebuilt only when processors/ changed.
 # Without a C compiler the pure-Python fold runs instead — same outputs, slower.
 native: setup
 	@$(PY) -m streams.native --if-stale || echo "native fold: continuing with pure Python"
@@ -32,7 +32,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check schemas processors streams tests bench examples
 
 typecheck: setup
-	$(VENV)/bin/mypy --strict schemas processors
+	$(VENV)/bin/mypy --strict schemas processors streams
+	MYPYPATH=bench $(VENV)/bin/mypy --strict bench/*.py
 
 unit: setup
 	$(PY) -m pytest

@@ -64,7 +64,7 @@ def timed_group(
     group: str,
     topic: str,
     cmd: list[str],
-    env: dict,
+    env: dict[str, str],
     on_poll: Callable[[float, int], None] | None = None,
 ) -> Timing:
     """Run a consumer process and time it by its group's committed offsets, extrapolated
@@ -144,7 +144,7 @@ def rss_stage(bootstrap: str, ns: str, n_events: int, n_executions: int, partiti
     )
 
 
-def noop_timing(bootstrap: str, ns: str, env: dict, group: str) -> Timing:
+def noop_timing(bootstrap: str, ns: str, env: dict[str, str], group: str) -> Timing:
     noop_env = {
         **env,
         "NOOP_BROKER": bootstrap,
@@ -159,7 +159,9 @@ def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
     return worker_argv(bootstrap, ns, partitions, log_level="warning")
 
 
-def worker_timing(bootstrap: str, ns: str, partitions: int, env: dict, group: str) -> Timing:
+def worker_timing(
+    bootstrap: str, ns: str, partitions: int, env: dict[str, str], group: str
+) -> Timing:
     # A later --app-id wins: a fresh group (and state changelog) on the same topics.
     cmd = [*worker_cmd(bootstrap, ns, partitions), "--app-id", group]
     return timed_group(bootstrap, group, f"{ns}.telemetry", cmd, env)

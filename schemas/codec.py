@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from schemas import fastdecode, records
+from schemas.canonical import canonical_json, encode_model_event
 from schemas.errors import DecodeError, RejectReason
 from schemas.events import MODELS_BY_TYPE, SCHEMA_VERSION, TYPE_PREFIX, Event
 from schemas.outputs import DEADLETTER, DeadLetter, Origin, OutputRecord
@@ -249,18 +250,6 @@ def _check_subject(
 # ─── encoding ───────────────────────────────────────────────────────────────────────
 
 
-def exact_bytes(value: bytes) -> bytes:
-    """An exact-size copy of orjson's output. orjson.dumps returns bytes that keep their
-    buffer's growth capacity (4 KiB for a 24-byte value, 16 KiB for 1.5 KB); anything
-    held on to — table values, records kept for comparison — would cost that much."""
-    return bytes(memoryview(value))
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace: the same value always gives the same bytes."""
-    return exact_bytes(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
-
-
 def model_json(model: BaseModel) -> bytes:
     return canonical_json(model.model_dump(mode="json"))
 
@@ -268,7 +257,7 @@ def model_json(model: BaseModel) -> bytes:
 def encode_event(event: Event | records.Envelope) -> bytes:
     """The canonical wire bytes of an event, from its model or its decoded record."""
     model = records.to_model(event) if isinstance(event, records.Envelope) else event
-    return canonical_json(model.model_dump(mode="json", exclude_none=True))
+    return encode_model_event(model)
 
 
 def encode_output(record: OutputRecord) -> bytes:

@@ -35,6 +35,9 @@ def register(sub: Subparsers) -> None:
     listing = actions.add_parser("list", help="every run: status, goal, duration, decisions")
     listing.add_argument("--status", choices=STATUSES, help="only runs with this status")
     listing.add_argument("--goal", metavar="G", help="only runs of this goal id")
+    listing.add_argument(
+        "--jobs", type=int, metavar="N", help="replay processes (as `agentfold replay --jobs`)"
+    )
     for q in (show, listing):
         add_broker_flags(q)
         q.add_argument("--json", action="store_true", help="JSON instead of text")
@@ -68,12 +71,13 @@ def run_show(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from schemas.codec import canonical_json
+    from schemas.canonical import canonical_json
     from streams.replay import ReplayRequest, replay
     from streams.views.runs import latest_runs, print_runs
 
     broker = need_broker(args)
-    with replay(ReplayRequest(broker, args.prefix), fold_config(args)) as result:
+    request = ReplayRequest(broker, args.prefix, jobs=args.jobs)
+    with replay(request, fold_config(args)) as result:
         rows = latest_runs([r for _, r in result.records()])
     if args.status:
         rows = [r for r in rows if r.status == args.status]

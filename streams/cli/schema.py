@@ -20,7 +20,7 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemas.codec import canonical_json
+    from schemas.canonical import canonical_json
     from schemas.jsonschema import json_schemas
 
     out: Path = args.out

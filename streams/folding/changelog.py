@@ -47,7 +47,7 @@ import orjson
 
 from processors.state import ExecState, PartitionMeta, PartitionState
 from processors.state_json import exec_from_json, exec_to_json
-from schemas.codec import exact_bytes
+from schemas.canonical import exact_bytes
 
 EXEC_PREFIX = b"x:"
 META_PREFIX = b"m:"

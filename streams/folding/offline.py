@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from schemas.codec import Rejected, canonical_json, dead_letter, decode_message, encode_event
+from schemas.canonical import canonical_json
+from schemas.codec import Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
 from schemas.records import Event, Tick
 from streams.kafka.partitioner import partition_for
@@ -79,7 +80,7 @@ class OfflineFold:
                 return
             yield from self._emit(target, self.folds[target].apply(event))
             return
-        p = partition_for(event.subject, self.partitions)  # type: ignore[arg-type]
+        p = partition_for(event.subject or "", self.partitions)
         yield from self._emit(p, self.folds[p].apply(event))
 
     def _emit(self, partition: int, records: list[OutputRecord]) -> Iterator[Emitted]:

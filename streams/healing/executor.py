@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from schemas.envelope import envelope
 from schemas.outputs import EXECUTOR_LEDGER, HEALING, TELEMETRY
 from streams.clock import SYSTEM_CLOCK

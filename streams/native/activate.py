@@ -12,7 +12,7 @@ the benchmarks, the test session — call `activate()` before anything imports t
 it puts the compiled modules in front of the pure ones only if the stamp matches the
 sources on disk, so an edited source is never shadowed by an old build: it runs as pure
 Python until `make native` rebuilds. No compiler, a failed build or
-`AGENTFOLD_NATIVE=0`: pure Python, identical outputs (tests/streams/test_native.py
+`AGENTFOLD_NATIVE=0`: pure Python, identical outputs (tests/streams/native/test_native.py
 checks byte for byte).
 
 `sys.path` is never touched: mypyc's shared library (a top-level module every compiled

@@ -108,5 +108,6 @@ def summary(result: ReplayResult) -> str:
         f"agentfold replay: {scope}{len(result.parts)} of {result.partitions} "
         f"partition(s), {result.messages:,} messages, {result.events:,} events, "
         f"{result.rejected} rejected → {result.outputs:,} records ({topics or 'none'})"
-        f"{until} in {result.elapsed_s:.2f}s ({rate:,.0f} events/s, {result.jobs} job(s))"
+        f"{until} in {result.elapsed_s:.2f}s ({rate:,.0f} events/s, {result.jobs} job(s), "
+        f"fold {result.fold})"
     )

@@ -48,6 +48,7 @@ from streams.kafka.partitioner import partition_for
 from streams.kafka.topicio import end_offsets, iter_range
 from streams.kafka.topics import topic_name
 from streams.native import is_native
+from streams.native import status as native_status
 from streams.native.spawn import spawned
 from streams.views.progress import Progress
 
@@ -95,6 +96,7 @@ class ReplayResult:
     workdir: Path
     elapsed_s: float
     jobs: int
+    fold: str = ""  # how the fold ran: native, or pure Python and why (every job alike)
 
     def close(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -248,7 +250,7 @@ def job_main(
 
     try:
         done = asyncio.run(_fold_partitions(request, cfg, work, Path(workdir), progress))
-        results.put(("ok", done))
+        results.put(("ok", (done, native_status())))
     except BaseException as exc:  # reported to the parent, which raises ReplayError
         results.put(("error", f"partitions {[p for p, _ in work]}: {type(exc).__name__}: {exc}"))
 
@@ -311,8 +313,10 @@ def replay(
                 )
 
         parts = asyncio.run(_fold_partitions(request, cfg, work, out_dir, local, on_event))
+        fold = native_status()
     else:
-        parts = _run_jobs(request, cfg, work, jobs, out_dir, progress)
+        parts, folds = _run_jobs(request, cfg, work, jobs, out_dir, progress)
+        fold = " / ".join(sorted(folds))
     if progress is not None:
         progress.close()
     return ReplayResult(
@@ -322,6 +326,7 @@ def replay(
         workdir=out_dir,
         elapsed_s=time.monotonic() - started,
         jobs=jobs,
+        fold=fold,
     )
 
 
@@ -332,7 +337,7 @@ def _run_jobs(
     jobs: int,
     out_dir: Path,
     progress: Progress | None,
-) -> list[PartitionResult]:
+) -> tuple[list[PartitionResult], set[str]]:
     # spawn, not fork: the parent has run event loops and holds sockets. The request
     # travels as plain fields: unpickling it must not import the fold before `spawned`
     # has activated the compiled one.
@@ -353,6 +358,7 @@ def _run_jobs(
     for proc in procs:
         proc.start()
     parts: list[PartitionResult] = []
+    folds: set[str] = set()
     errors: list[str] = []
     pending = len(procs)
     try:
@@ -368,7 +374,9 @@ def _run_jobs(
                 continue
             pending -= 1
             if status == "ok":
-                parts.extend(payload)
+                done, fold = payload
+                parts.extend(done)
+                folds.add(fold)
             else:
                 errors.append(payload)
     finally:
@@ -378,4 +386,4 @@ def _run_jobs(
                 proc.kill()
     if errors:
         raise ReplayError("replay failed: " + "; ".join(errors))
-    return parts
+    return parts, folds

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from schemas.errors import InputError
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY, OutputRecord
 from streams.kafka import clients

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from schemas.outputs import OUTPUT_TOPICS, RUNS, TELEMETRY, OutputRecord
 from streams.kafka.topicio import end_offsets, read_topic
 from streams.kafka.topics import topic_name

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.codec import encode_event
+from schemas.canonical import encode_model_event
 from schemas.events import Event
 from schemas.outputs import TELEMETRY
 from streams.clock import SYSTEM_CLOCK
@@ -92,7 +92,7 @@ class _Core:
         return run
 
     def emit(self, event: Event) -> bool:
-        ok = self.batcher.add(event.subject or "", encode_event(event), time.monotonic())
+        ok = self.batcher.add(event.subject or "", encode_model_event(event), time.monotonic())
         if not ok:
             dropped = self.batcher.dropped
             if dropped >= 2 * self._warned_drop or dropped == 1:  # 1, 2, 4, 8, … warnings

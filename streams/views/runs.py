@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from schemas.outputs import OutputRecord
 from schemas.records import Decision, Event, HealingAttempt, Outcome
 from schemas.timefmt import format_ms
@@ -33,9 +33,8 @@ class EventLog:
     def __call__(self, event: Event) -> None:
         if event.subject != self.execution:
             return
-        t = type(event)
-        if t is Decision:
-            d = event.data  # type: ignore[attr-defined]
+        if isinstance(event, Decision):
+            d = event.data
             if d.decision_id in self.decisions:
                 return
             if len(self.decisions) >= MAX_LISTED:
@@ -49,8 +48,8 @@ class EventLog:
                 "chosen_option_id": d.chosen_option_id,
                 "outcome": None,
             }
-        elif t is Outcome:
-            o = event.data  # type: ignore[attr-defined]
+        elif isinstance(event, Outcome):
+            o = event.data
             entry = self.decisions.get(o.decision_id)
             if entry is not None and entry["outcome"] is None:
                 entry["outcome"] = {
@@ -60,11 +59,11 @@ class EventLog:
                     "latency_ms": o.latency_ms,
                     "tokens_used": o.tokens_used,
                 }
-        elif t is HealingAttempt:
+        elif isinstance(event, HealingAttempt):
             if len(self.attempts) >= MAX_LISTED:
                 self.more_attempts += 1
                 return
-            a = event.data  # type: ignore[attr-defined]
+            a = event.data
             self.attempts.append(
                 {
                     "time": format_ms(event.time),

@@ -96,7 +96,8 @@ def _event(e: Any, on: bool) -> str:
     if not isinstance(e, dict):
         return _c("(not an event object)", RED, on)
     kind = str(e.get("type", "?")).removeprefix("agentfold.")
-    data = e.get("data") if isinstance(e.get("data"), dict) else {}
+    raw = e.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     detail = ""
     if kind == "metric":
         detail = f"{data.get('name')}={data.get('value')}{data.get('unit', '')}"

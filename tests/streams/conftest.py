@@ -26,7 +26,7 @@ def fleet_ns(broker: str, tmp_path_factory: pytest.TempPathFactory) -> LiveLog:
     worker = Worker(broker, ns, tmp_path_factory.mktemp("fleet") / "worker.log")
     worker.start()
     worker.finish(timeout_s=90)
-    return LiveLog(ns, lines)
+    return LiveLog(ns, lines, log=worker.log)
 
 
 @pytest.fixture(scope="session")

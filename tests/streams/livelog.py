@@ -34,6 +34,7 @@ class LiveLog:
     lines: list[bytes] = field(default_factory=list)
     kills: int = 0
     bad: list[tuple[bytes | None, bytes, str]] = field(default_factory=list)
+    log: Path | None = None  # the worker's output
 
 
 class Worker:
@@ -49,8 +50,11 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # From a directory outside the repository, as an installed worker runs.
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -34,7 +34,7 @@ from tests.processors.test_laws import build_log, step_st
 
 CFG = FoldConfig()
 TINY_BUDGET = FoldConfig(state_max_bytes=1600, payload_max_bytes=400)
-FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet.jsonl"
+FLEET = Path(__file__).resolve().parents[3] / "examples" / "fleet.jsonl"
 Msg = tuple[bytes | None, bytes]
 
 

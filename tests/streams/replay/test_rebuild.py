@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaProducer
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from schemas.codec import canonical_json, decode_message
+from schemas.canonical import canonical_json
+from schemas.codec import decode_message
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
 from schemas.records import Tick
 from schemas.timefmt import parse_rfc3339_ms

@@ -16,7 +16,7 @@ from streams.native import status
 from streams.native.activate import STAMP, native_dir
 from streams.testing import generate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FLEET = ROOT / "examples" / "fleet.jsonl"
 NATIVE = status().startswith("native")
 needs_native = pytest.mark.skipif(not NATIVE, reason=f"fold runs {status()}")

@@ -15,7 +15,7 @@ from streams.kafka.broker import BrokerUnavailable, EmbeddedBroker
 from streams.kafka.partitioner import partition_for
 from streams.kafka.topics import SPECS, create_topics, list_topics
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.broker
 
 

@@ -184,3 +184,15 @@ def test_bad_input_is_dead_lettered_and_valid_neighbours_processed(
         for r in rs
     ]
     assert [r["status"] for r in runs if r["execution_id"] == "exec-ok"] == ["running", "completed"]
+
+
+@pytest.mark.broker
+def test_the_worker_runs_the_fold_its_parent_runs(fleet_ns: LiveLog) -> None:
+    """Started from outside the repository (tests/streams/livelog.py), the worker
+    activates the compiled fold itself when this venv has a current build."""
+    from streams.native import status
+
+    assert fleet_ns.log is not None
+    line = next(x for x in fleet_ns.log.read_text().splitlines() if "; fold: " in x)
+    expected = "native (mypyc)" if status().startswith("native") else "pure Python"
+    assert f"; fold: {expected}" in line

@@ -147,7 +147,7 @@ HANDLERS = {"comment": AcknowledgeHandler()}
 
 def test_load_handlers_from_a_function_or_a_dict() -> None:
     assert set(load_handlers("streams.healing.handlers:acknowledge_handlers")) == set(INSTRUCTIONS)
-    assert load_handlers("tests.streams.test_handlers:HANDLERS") == HANDLERS
+    assert load_handlers("tests.streams.healing.test_handlers:HANDLERS") == HANDLERS
 
 
 @pytest.mark.parametrize(

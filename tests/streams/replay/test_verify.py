@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from schemas.codec import canonical_json
+from schemas.canonical import canonical_json
 from streams.replay.verify import Entry, LiveSlot, compare, render_report
 
 

@@ -12,7 +12,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas.codec import canonical_json, decode_message
+from schemas.canonical import canonical_json
+from schemas.codec import decode_message
 from streams.healing.engine import ActionContext
 from streams.healing.executor import (
     Executor,

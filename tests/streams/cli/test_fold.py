@@ -13,7 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from streams.cli import main
 from streams.kafka.partitioner import partition_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FLEET = ROOT / "examples" / "fleet.jsonl"
 
 
