@@ -19,7 +19,7 @@ run --rounds times (3), alternating, each in a fresh consumer group; printed are
 median rate, the median of the rounds' ratios (the stages of one round are minutes
 apart, the machine's speed drifts more over the whole run) and every run's rate.
 Targets: (d) ≥ 100,000 events/s per worker process; (c) ≥ 0.6 × (b). Faust's cost per
-message dominates (b), (b') and (c) and varies with the machine: DESIGN.md §9 measured
+message dominates (b), (b') and (c) and varies with the machine: docs/performance.md quotes
 the no-op at 13,000–19,000 messages/s; the last line prints this run's rate beside it.
 """
 
@@ -269,7 +269,7 @@ def main() -> None:
         f"  targets: (d) ≥ 100,000 events/s → {'met' if batch.rate >= 100_000 else 'NOT met'}; "
         f"(c) ≥ 0.6 × (b) → {'met' if ratio(single, noop) >= 0.6 else 'NOT met'} "
         f"({ratio(single, noop):.2f}); the no-op ran {noop.rate:,.0f} messages/s "
-        f"(13,000–19,000 in DESIGN.md §9)"
+        f"(13,000–19,000 in docs/performance.md)"
     )
 
 

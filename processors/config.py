@@ -1,4 +1,4 @@
-"""Every number that shapes the fold, in one typed object. Defaults are DESIGN.md's.
+"""Every number that shapes the fold, in one typed object. Defaults are docs/rules.md's.
 
 Durations are integer seconds here (milliseconds internally); loading from files,
 environment and flags lives in `streams.config`, so this module stays pure.

@@ -1,4 +1,4 @@
-"""Redelivery and resend detection (DESIGN §5).
+"""Redelivery and resend detection (docs/design.md).
 
 An event with a `seq` is a duplicate when that seq was already applied for its
 execution; gaps are remembered (bounded) so a late seq still applies once. An event

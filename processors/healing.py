@@ -1,4 +1,4 @@
-"""Healing policy (seed 000 + 003, DESIGN §6): plan, suppress, track attempts, retry.
+"""Healing policy (seed 000 + 003, docs/rules.md): plan, suppress, track attempts, retry.
 
 The checks run in the seed's order — duplicate, frequency, cooldown — with event time
 in place of `now`. A plan is in flight until its attempt is reported or the ack timeout

@@ -1,7 +1,7 @@
 """Bytes ⇄ events and outputs. The only place that parses or renders JSON.
 
 Decoding never raises on bad input: it returns the valid events and a `Rejected` per
-bad one, so that a batch's valid neighbours are still processed (DESIGN §8). Old
+bad one, so that a batch's valid neighbours are still processed (docs/guarantees.md). Old
 schema versions are upcast here, never in processors.
 """
 

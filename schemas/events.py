@@ -1,4 +1,4 @@
-"""Wire models of every telemetry event (DESIGN §4), one class per `type`.
+"""Wire models of every telemetry event (docs/events.md), one class per `type`.
 
 The envelope is CloudEvents-compatible (structured JSON mode). Inside agentfold the
 event time is integer epoch milliseconds (`Event.time`); on the wire and in the JSON

@@ -33,7 +33,7 @@ from schemas.errors import AgentfoldError
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
 from streams.demo.fleet import PERSONAS, Persona, Timeline, now_ms
 from streams.demo.inbox import Inbox, inbox_handlers
-from streams.demo.view import TERMINAL, DemoView
+from streams.demo.view import DemoView
 from streams.healing.executor import Executor, ExecutorSettings
 from streams.kafka import clients
 from streams.kafka.broker import EmbeddedBroker, _die_with_parent
@@ -42,7 +42,7 @@ from streams.kafka.topics import create_topics, topic_name
 from streams.replay.rebuild import ReplayRequest, replay
 from streams.replay.verify import VerifyReport, group_replay, render_report, verify
 from streams.sdk.recorder import AsyncRecorder
-from streams.views.tail import GREEN
+from streams.views.render import GREEN, TERMINAL
 from streams.worker.run import worker_argv
 
 
@@ -65,7 +65,7 @@ class DemoSettings:
 
 
 def demo_fold_config(window_s: int) -> FoldConfig:
-    """DESIGN's defaults on a clock compressed so that a window lasts `window_s`
+    """The default settings on a clock compressed so that a window lasts `window_s`
     (90 min → 10 s is 540×), every duration at least 1 s; except that a plan waits at
     least 5 s for its attempt, a run times out after three quiet windows and an action
     after one, so that the demo shows those too."""
@@ -346,7 +346,7 @@ async def _run(
         view.phase(
             f"worker and executor running; {len(PERSONAS)} agents publish until "
             f"{time.strftime('%H:%M:%S', time.gmtime(tl.end_ms / 1000))} UTC "
-            f"({s.window_s}s windows, DESIGN's timings compressed {5400 // s.window_s}×)"
+            f"({s.window_s}s windows, the default timings compressed {5400 // s.window_s}×)"
         )
         for p in PERSONAS:
             view.say("agent", p.execution_id, p.story)

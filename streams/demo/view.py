@@ -12,20 +12,18 @@ from typing import Any, TextIO
 from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION
 from schemas.timefmt import parse_rfc3339_ms
 from streams.healing.engine import AttemptResult
-from streams.views.tail import DIM, GREEN, RED, RESET, YELLOW
-
-TERMINAL = frozenset({"completed", "failed", "stuck", "cancelled", "timed_out"})
-_COLOUR = {
-    "completed": GREEN,
-    "success": GREEN,
-    "planned": YELLOW,
-    "failed": RED,
-    "timed_out": RED,
-    "completion_timeout": RED,
-    "send_error": RED,
-    "precondition_fail": RED,
-    "suppressed": DIM,
-}
+from streams.views.render import (
+    DIM,
+    TERMINAL,
+    YELLOW,
+    chain_line,
+    dead_letter_line,
+    healing_line,
+    paint,
+    run_line,
+    status,
+    window_line,
+)
 
 
 @dataclass
@@ -48,10 +46,6 @@ def _ms(value: Any) -> int:
         return 0
 
 
-def _count(n: Any, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 class DemoView:
     def __init__(self, out: TextIO, colour: bool, started: float | None = None) -> None:
         self.out = out
@@ -65,7 +59,7 @@ class DemoView:
     # ─── printing ─────────────────────────────────────────────────────────────────
 
     def c(self, text: str, colour: str) -> str:
-        return f"{colour}{text}{RESET}" if self.colour and colour else text
+        return paint(text, colour, self.colour)
 
     def say(self, what: str, execution: str, text: str) -> None:
         clock = f"+{time.monotonic() - self.started:5.1f}s"
@@ -100,21 +94,13 @@ class DemoView:
     def _run(self, v: dict[str, Any]) -> None:
         ex = str(v.get("execution_id"))
         s = self.summary(ex)
-        status = str(v.get("status"))
-        if status == s.status:
+        state = str(v.get("status"))
+        if state == s.status:
             return
-        s.status = status
-        if status not in TERMINAL:
+        s.status = state
+        if state not in TERMINAL:
             return
-        m = v.get("metrics") or {}
-        self.say(
-            "run",
-            ex,
-            f"{self.c(status, _COLOUR.get(status, ''))} · {m.get('total_decisions', 0)} "
-            f"decisions ({m.get('failed_decisions', 0)} failed) · "
-            f"{float(v.get('duration_ms') or 0) / 1000:.0f}s · "
-            f"{str(v.get('narrative') or '')[:60]}",
-        )
+        self.say("run", ex, run_line(v, self.colour))
 
     def _window(self, v: dict[str, Any]) -> None:
         ex = str(v.get("execution_id"))
@@ -124,54 +110,28 @@ class DemoView:
         s.last_window_end_ms = max(s.last_window_end_ms, _ms(v.get("window_end")))
         if score > s.top_score or s.top_signal == "-":
             s.top_score, s.top_signal = score, str(v.get("signal"))
-        colour = RED if score >= 0.8 else YELLOW if score >= 0.3 else GREEN
-        start, end = str(v.get("window_start"))[11:19], str(v.get("window_end"))[11:19]
-        self.say(
-            "window",
-            ex,
-            f"{start}–{end}  score {self.c(f'{score:.2f}', colour)} ({v.get('signal')})",
-        )
+        self.say("window", ex, window_line(v, self.colour))
 
     def _healing(self, v: dict[str, Any]) -> None:
         ex = str(v.get("execution_id"))
         s = self.summary(ex)
-        status = str(v.get("status"))
-        score = float(v.get("stagnation_score") or 0)
-        action = f"{v.get('action_type')} ({v.get('tier')}, score {score:.2f})"
-        if status == "planned":
+        if v.get("status") == "planned":
             s.planned += 1
             self.planned_seen += 1
-            self.say(
-                "healing", ex, f"{self.c('planned', YELLOW)} {action}, attempt {v.get('attempt')}"
-            )
         else:
-            reason = str(v.get("reason"))
-            s.suppressed[reason] += 1
-            self.say("healing", ex, f"{self.c('suppressed', DIM)} {action}: {reason}")
+            s.suppressed[str(v.get("reason"))] += 1
+        self.say("healing", ex, healing_line(v, self.colour))
 
     def _chain(self, v: dict[str, Any]) -> None:
         ex = str(v.get("execution_id"))
         closed_by = str(v.get("closed_by"))
         self.summary(ex).chains[closed_by] += 1
-        self.say(
-            "chain",
-            ex,
-            f"{v.get('action_type')} closed by {closed_by} · "
-            f"{_count(v.get('step_count'), 'step')}, "
-            f"{_count(v.get('observation_count'), 'observation')} · success "
-            f"{float(v.get('success_score') or 0):.2f}",
-        )
+        self.say("chain", ex, chain_line(v, self.colour))
 
     def _dead_letter(self, v: dict[str, Any]) -> None:
         reason = str(v.get("reason"))
         self.dead_letters[reason] += 1
-        origin = v.get("origin") or {}
-        self.say(
-            "dead",
-            str(v.get("key") or "-"),
-            f"{self.c(reason, RED)} (partition {origin.get('partition')}, offset "
-            f"{origin.get('offset')}): {str(v.get('error'))[:70]}",
-        )
+        self.say("dead", str(v.get("key") or "-"), dead_letter_line(v, self.colour))
 
     def on_attempt(self, action: dict[str, Any], result: AttemptResult) -> None:
         ex = str(action.get("execution_id"))
@@ -181,7 +141,7 @@ class DemoView:
             "attempt",
             ex,
             f"{action.get('action_type')} #{action.get('attempt')} → "
-            f"{self.c(outcome, _COLOUR.get(outcome, ''))} in {result.elapsed_s:.1f}s",
+            f"{status(outcome, self.colour)} in {result.elapsed_s:.1f}s",
         )
 
     # ─── the end ──────────────────────────────────────────────────────────────────

@@ -20,7 +20,7 @@ from streams.healing.engine import ActionContext, Handler
 
 log = logging.getLogger("agentfold.executor")
 
-# What each default action type asks of an agent (DESIGN §6: nudge / revise / escalate).
+# What each default action type asks of an agent (docs/rules.md: nudge / revise / escalate).
 INSTRUCTIONS = {
     "nudge": "you seem stuck: try a different approach",
     "revise": "re-plan from the goal: the current plan is not making progress",

@@ -1,4 +1,4 @@
-"""The topics of DESIGN §3, created with every config spelled out (Tansu reports only
+"""The topics of docs/design.md, created with every config spelled out (Tansu reports only
 configs set explicitly at creation). Creating is idempotent."""
 
 from __future__ import annotations

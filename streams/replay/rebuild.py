@@ -3,7 +3,7 @@
 Every partition of <prefix>.telemetry is read from its beginning to the end offset
 taken at the start and folded by `LivePartition`, the very code the worker runs per
 message, with the same settings. Live == replay therefore holds by construction
-(DESIGN §7); the tests check it against a worker that crashed and restarted.
+(docs/design.md); the tests check it against a worker that crashed and restarted.
 
 Partitions are independent, so with `jobs > 1` they are folded in separate processes.
 Each partition's outputs go to a part file and the parts are joined in partition order:

@@ -198,7 +198,7 @@ class _Core:
 
 
 class _RecorderBase:
-    """Settings and the run API both recorders share (defaults: DESIGN §4's batching)."""
+    """Settings and the run API both recorders share (defaults: docs/events.md's batching)."""
 
     def __init__(
         self,

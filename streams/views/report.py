@@ -21,6 +21,7 @@ from schemas.outputs import (
     StagnationRecord,
     validate_output,
 )
+from streams.views.render import chain_line, dead_letter_line, duration, healing_line, hhmm
 
 
 @dataclass
@@ -59,16 +60,6 @@ def build_report(records: Iterable[OutputRecord]) -> Report:
     return report
 
 
-def _hhmm(ts: str) -> str:
-    return ts[11:16]
-
-
-def duration(ms: int) -> str:
-    """A run's length for a person: 42s, 3h20m."""
-    minutes = ms // 60000
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{ms / 1000:.0f}s"
-
-
 def print_report(report: Report, out: TextIO) -> None:
     w = out.write
     for exec_id in sorted(report.executions):
@@ -90,26 +81,16 @@ def print_report(report: Report, out: TextIO) -> None:
         else:
             w(f"\n▸ {exec_id}\n")
         if view.windows:
-            cells = [f"{_hhmm(s.window_start)} {s.score:.2f} {s.signal}" for s in view.windows[:8]]
+            cells = [f"{hhmm(s.window_start)} {s.score:.2f} {s.signal}" for s in view.windows[:8]]
             more = f" … +{len(view.windows) - 8}" if len(view.windows) > 8 else ""
             w(f"  windows: {' | '.join(cells)}{more}\n")
         for h in view.healing:
-            verb = "PLAN" if h.status == "planned" else "skip"
-            w(
-                f"  healing {verb} {h.action_type:<9} {h.tier} score {h.stagnation_score:.2f}"
-                f" attempt {h.attempt} at {_hhmm(h.planned_at)} ({h.reason})\n"
-            )
+            w(f"  healing {hhmm(h.planned_at)} {healing_line(h.model_dump(mode='json'))}\n")
         for c in view.chains:
-            credits = ", ".join(f"{x:.3f}" for x in c.step_credits[-4:])
-            w(
-                f"  chain {c.action_id} {c.action_type}: {c.closed_by}, steps {c.step_count},"
-                f" observations {c.observation_count}, success {c.success_score:.2f}"
-                f"{', last credits ' + credits if credits else ''}\n"
-            )
+            w(f"  chain {chain_line(c.model_dump(mode='json'))}\n")
     if report.dead_letters:
         reasons = Counter(d.reason for d in report.dead_letters)
         listing = ", ".join(f"{r} ×{n}" for r, n in sorted(reasons.items()))
         w(f"\ndead letters: {len(report.dead_letters)} ({listing})\n")
         for d in report.dead_letters:
-            where = f"line {d.origin.line}" if d.origin.line is not None else d.id
-            w(f"  {where}: {d.reason}: {d.error[:90]}\n")
+            w(f"  {dead_letter_line(d.model_dump(mode='json'))}\n")

@@ -15,7 +15,8 @@ from schemas.canonical import canonical_json
 from schemas.outputs import OutputRecord
 from schemas.records import Decision, Event, HealingAttempt, Outcome
 from schemas.timefmt import format_ms
-from streams.views.report import ExecutionView, Report, duration
+from streams.views.render import chain_line, clock, duration, window_line
+from streams.views.report import ExecutionView, Report
 
 MAX_LISTED = 200  # decisions / attempts listed in full; the rest are counted
 
@@ -126,22 +127,18 @@ def print_execution(view: ExecutionView, log: EventLog, out: TextIO) -> None:
             o = d["outcome"]
             verdict = "…pending" if o is None else ("ok" if o["success"] else "FAILED")
             detail = "" if o is None else (o["summary"] or o["error"] or "")
-            w(f"  {d['time'][11:19]}  {d['node_id']:<14} {d['intent'][:48]:<48} {verdict}")
+            w(f"  {clock(d['time'])}  {d['node_id']:<14} {d['intent'][:48]:<48} {verdict}")
             w(f"  {detail[:60]}\n" if detail else "\n")
         if log.more_decisions:
             w(f"  … {log.more_decisions} more decisions not listed\n")
     if run is not None and run.problems:
         w(f"\nproblems ({run.problem_count})\n")
         for p in run.problems:
-            w(f"  {p.time[11:19]}  {p.severity:<8} {p.description[:80]}\n")
+            w(f"  {clock(p.time)}  {p.severity:<8} {p.description[:80]}\n")
     if view.windows:
         w("\nstagnation windows\n")
         for s in view.windows:
-            late = f"  late {s.late_events}" if s.late_events else ""
-            w(
-                f"  {s.window_start[11:19]}–{s.window_end[11:19]}  score {s.score:.2f}  "
-                f"{s.signal:<14} samples {s.sample_count}  events {s.event_count}{late}\n"
-            )
+            w(f"  {window_line(s.model_dump(mode='json'))} · {s.event_count} events\n")
     if view.healing or log.attempts:
         w("\nhealing (plans from the fold, attempts reported by executors)\n")
         lines: list[tuple[str, int, str]] = []
@@ -150,7 +147,7 @@ def print_execution(view: ExecutionView, log: EventLog, out: TextIO) -> None:
                 (
                     h.planned_at,
                     0,
-                    f"  {h.planned_at[11:19]}  {h.status:<10} {h.action_type:<9} {h.tier}  "
+                    f"  {clock(h.planned_at)}  {h.status:<10} {h.action_type:<9} {h.tier}  "
                     f"score {h.stagnation_score:.2f}  attempt {h.attempt}  {h.reason}  "
                     f"[{h.idempotency_key[:14]}…]\n",
                 )
@@ -161,7 +158,7 @@ def print_execution(view: ExecutionView, log: EventLog, out: TextIO) -> None:
                 (
                     a["time"],
                     1,
-                    f"  {a['time'][11:19]}  attempt    {a['action_type'] or '-':<9} "
+                    f"  {clock(a['time'])}  attempt    {a['action_type'] or '-':<9} "
                     f"#{a['attempt']}  {a['outcome']}{err} in {a['elapsed_s']:.1f}s  "
                     f"[{a['idempotency_key'][:14]}…]\n",
                 )
@@ -174,11 +171,8 @@ def print_execution(view: ExecutionView, log: EventLog, out: TextIO) -> None:
         w("\nattribution\n")
         for c in view.chains:
             credits = ", ".join(f"{x:.3f}" for x in c.step_credits[-6:])
-            w(
-                f"  {c.action_id} {c.action_type}: {c.closed_by}, {c.step_count} steps, "
-                f"{c.observation_count} observations, success {c.success_score:.2f}"
-                f"{'  credits …' + credits if credits else ''}\n"
-            )
+            w(f"  {chain_line(c.model_dump(mode='json'))}")
+            w(f"  credits …{credits}\n" if credits else "\n")
 
 
 def execution_view(records: list[OutputRecord]) -> ExecutionView:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
 from typing import Any, TextIO
 
 import orjson
@@ -19,82 +18,12 @@ from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
 from streams.kafka import clients
 from streams.kafka.topicio import end_offsets
 from streams.kafka.topics import topic_name
-
-RESET, DIM, RED, GREEN, YELLOW, CYAN = (
-    "\033[0m",
-    "\033[2m",
-    "\033[31m",
-    "\033[32m",
-    "\033[33m",
-    "\033[36m",
-)
-_STATUS_COLOUR = {
-    "completed": GREEN,
-    "success": GREEN,
-    "planned": YELLOW,
-    "running": CYAN,
-    "failed": RED,
-    "stuck": RED,
-    "timed_out": RED,
-    "suppressed": DIM,
-}
-
-
-def _c(text: str, colour: str, on: bool) -> str:
-    return f"{colour}{text}{RESET}" if on and colour else text
-
-
-def _t(ts: Any) -> str:
-    return str(ts)[11:19] if isinstance(ts, str) else "--:--:--"
-
-
-def _runs(v: dict[str, Any], on: bool) -> str:
-    m = v.get("metrics", {})
-    status = v.get("status", "?")
-    return (
-        f"{v.get('execution_id')}  {_c(status, _STATUS_COLOUR.get(status, ''), on)}  "
-        f"decisions {m.get('total_decisions', 0)} (ok {m.get('successful_decisions', 0)}, "
-        f"failed {m.get('failed_decisions', 0)})  problems {v.get('problem_count', 0)}  "
-        f"{v.get('duration_ms', 0) / 1000:.0f}s  {str(v.get('narrative', ''))[:60]}"
-    )
-
-
-def _stagnation(v: dict[str, Any], on: bool) -> str:
-    score = float(v.get("score", 0))
-    colour = RED if score >= 0.7 else YELLOW if score >= 0.3 else GREEN
-    return (
-        f"{v.get('execution_id')}  {_t(v.get('window_start'))}–{_t(v.get('window_end'))}  "
-        f"score {_c(f'{score:.2f}', colour, on)} {v.get('signal')}  "
-        f"samples {v.get('sample_count')}  late {v.get('late_events')}"
-    )
-
-
-def _healing(v: dict[str, Any], on: bool) -> str:
-    status = str(v.get("status", "?"))
-    return (
-        f"{v.get('execution_id')}  {_c(status.upper(), _STATUS_COLOUR.get(status, ''), on)} "
-        f"{v.get('action_type')} {v.get('tier')}  score {float(v.get('stagnation_score', 0)):.2f}"
-        f"  attempt {v.get('attempt')}  ({v.get('reason')})  {v.get('idempotency_key')}"
-    )
-
-
-def _attribution(v: dict[str, Any], on: bool) -> str:
-    return (
-        f"{v.get('execution_id')}  {v.get('action_id')} {v.get('action_type')}  "
-        f"{v.get('closed_by')}  steps {v.get('step_count')}  "
-        f"observations {v.get('observation_count')}  success {float(v.get('success_score', 0)):.2f}"
-    )
-
-
-def _deadletter(v: dict[str, Any], on: bool) -> str:
-    o = v.get("origin") or {}
-    where = f"{o.get('topic')}/{o.get('partition')}/{o.get('offset')}"
-    return f"key {v.get('key')}  {_c(str(v.get('reason')), RED, on)} at {where}: {v.get('error')}"
+from streams.views.render import CYAN, DIM, LINES, RED, about, clock, describe, paint
 
 
 def _event(e: Any, on: bool) -> str:
     if not isinstance(e, dict):
-        return _c("(not an event object)", RED, on)
+        return paint("(not an event object)", RED, on)
     kind = str(e.get("type", "?")).removeprefix("agentfold.")
     raw = e.get("data")
     data: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -110,36 +39,26 @@ def _event(e: Any, on: bool) -> str:
     elif kind in ("action_started", "step", "observation", "action_completed"):
         detail = str(data.get("action_id", ""))
     return (
-        f"{_t(e.get('time'))}  {e.get('subject') or '-'}  {_c(kind, CYAN, on)}  "
+        f"{clock(e.get('time'))}  {e.get('subject') or '-'}  {paint(kind, CYAN, on)}  "
         f"seq {e.get('seq', '-')}  {detail}"
     )
-
-
-FORMATTERS: dict[str, Callable[[dict[str, Any], bool], str]] = {
-    "runs": _runs,
-    "stagnation": _stagnation,
-    "healing": _healing,
-    "attribution": _attribution,
-    "deadletter": _deadletter,
-}
 
 
 def format_record(
     logical: str, partition: int, offset: int, value: bytes, colour: bool = False
 ) -> list[str]:
     """Readable lines for one record (a telemetry batch gives one line per event)."""
-    head = _c(f"{logical:<11} p{partition:<2} @{offset:<7}", DIM, colour)
+    head = paint(f"{logical:<11} p{partition:<2} @{offset:<7}", DIM, colour)
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError:
-        return [f"{head} {_c('(not JSON)', RED, colour)} {value[:80]!r}"]
+        return [f"{head} {paint('(not JSON)', RED, colour)} {value[:80]!r}"]
     if logical == TELEMETRY:
         events = doc if isinstance(doc, list) else [doc]
         return [f"{head} {_event(e, colour)}" for e in events]
-    fmt = FORMATTERS.get(logical)
-    if fmt is None or not isinstance(doc, dict):
+    if logical not in LINES or not isinstance(doc, dict):
         return [f"{head} {value[:160].decode('utf-8', errors='replace')}"]
-    return [f"{head} {fmt(doc, colour)}"]
+    return [f"{head} {about(logical, doc)}  {describe(logical, doc, colour)}"]
 
 
 def concerns_execution(logical: str, key: bytes | None, value: bytes, execution: str) -> bool:

@@ -1,4 +1,4 @@
-"""Seed 001's attribution rules, with the seed's bugs fixed as SEEDS.md lists."""
+"""Seed 001's attribution rules, with the seed's bugs fixed as docs/rules.md lists."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def test_demo_timings_are_designs_compressed(window_s: int) -> None:
     assert cfg.ack_timeout_s >= 5  # the executor's attempt (2 s) must beat it
     assert cfg.run_inactivity_s == 3 * window_s
     assert cfg.action_ttl_s == window_s
-    # Only timings change: thresholds, caps and the tier → action map stay DESIGN's.
+    # Only timings change: thresholds, caps and the tier → action map stay the defaults.
     same = {"tier3_at", "tier2_at", "healthy_below", "tier_actions", "max_attempts"}
     assert {k: getattr(cfg, k) for k in same} == {k: getattr(design, k) for k in same}
 
