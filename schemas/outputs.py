@@ -1,4 +1,4 @@
-"""Models of everything agentfold writes (docs/design.md, docs/rules.md), and the output record type.
+"""Models of everything agentfold writes (docs/design.md, docs/rules.md); the record type.
 
 Processors emit plain JSON-ready dicts (validating a model per output would cost more
 than folding the events that caused it); these models are the contract: they give
