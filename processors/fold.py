@@ -25,6 +25,7 @@ from processors.state import (
     WindowAcc,
 )
 from processors.timers import ACK, IDLE, RETRY, TTL, WINDOW, cancel_timer, pop_due, set_timer
+from schemas.errors import RejectReason
 from schemas.outputs import STAGNATION, OutputRecord
 from schemas.records import (
     ActionCompleted,
@@ -47,6 +48,9 @@ Out = list[OutputRecord]
 WINDOW_BYTES: Final = 320  # an empty window and its timer, encoded
 E = TypeVar("E")
 Handler = Callable[["PartitionFold", ExecState, E, WindowAcc | None, Out], None]
+# A valid event the fold refuses to apply, with the reason and a message for the
+# operator; the driver dead-letters it with the message's coordinates.
+Refusal = tuple[Event, RejectReason, str]
 _HANDLERS: dict[type, Handler[Any]] = {}
 
 
@@ -63,7 +67,7 @@ def _handles(event_type: type[E]) -> Callable[[Handler[E]], Handler[E]]:
 class PartitionFold:
     """Folds the events of one partition, in log order, into outputs."""
 
-    __slots__ = ("_grace", "_idle", "_state_max", "_window", "cfg", "state")
+    __slots__ = ("_grace", "_idle", "_state_max", "_window", "cfg", "refused", "state")
 
     def __init__(self, cfg: FoldConfig, partition: int = 0, state: PartitionState | None = None):
         self.cfg = cfg
@@ -72,6 +76,7 @@ class PartitionFold:
         self._grace = cfg.grace_ms
         self._idle = cfg.run_inactivity_s * 1000
         self._state_max = cfg.state_max_bytes
+        self.refused: list[Refusal] = []  # taken by the driver after each message
 
     # ─── entry point ───────────────────────────────────────────────────────────────
 
@@ -109,6 +114,14 @@ class PartitionFold:
                     meta.duplicates += 1
                 else:
                     meta.after_close += 1
+                return
+            if cls is HealingAttempt:
+                # Executor reports are not agent activity: state made for one would have
+                # no run, no timer, and never be released.
+                self.refused.append(
+                    (ev, "unknown_execution", f"healing_attempt for execution {subject!r}, "
+                     "which has no run in this partition (was it produced with another key?)")
+                )  # fmt: skip
                 return
             ex = ExecState(subject, RunState(agent_id=ev.source, started_ms=t), last_event_ms=t)
             ps.execs[subject] = ex
@@ -157,7 +170,9 @@ class PartitionFold:
         if timer_id.startswith(WINDOW):
             self._close_window(ex, int(timer_id[len(WINDOW) :]), now, out)
         elif timer_id.startswith(ACK):
-            healing.on_ack_due(ex, timer_id[len(ACK) :])
+            lost = healing.on_ack_due(self.state, ex, timer_id[len(ACK) :], now, cfg)
+            if lost is not None:
+                out.append(lost)
         elif timer_id.startswith(RETRY):
             plan = healing.on_retry_due(self.state, ex, timer_id[len(RETRY) :], now, cfg)
             if plan is not None:
@@ -199,7 +214,12 @@ class PartitionFold:
         start = t - t % self._window
         acc = ex.windows.get(start)
         if acc is None:
-            if start < ex.closed_through:
+            # Late: the execution closed this window already — or stream time has, for
+            # an execution that never had it (a backlog delivered behind the others):
+            # opened now, it would close at once and score its silence.
+            if start < ex.closed_through or start + self._window + self._grace <= (
+                self.state.meta.stream_ms
+            ):
                 ex.late_pending += 1
                 run.late_events += 1
                 self.state.meta.late_events += 1
@@ -247,9 +267,12 @@ class PartitionFold:
         out.append(OutputRecord(STAGNATION, ex.execution_id, value))
         if not ex.run.is_open:
             return
-        plan = healing.plan_for_window(self.state, ex, sc.score, start, end, now, self.cfg)
-        if plan is not None:
-            out.append(plan)
+        # A window no signal scored (too few metric samples, no agent signal) asks for
+        # nothing, whatever healthy_below says: the seed's insufficient_samples.
+        if sc.signal != "none":
+            plan = healing.plan_for_window(self.state, ex, sc.score, start, end, now, self.cfg)
+            if plan is not None:
+                out.append(plan)
         if end not in ex.windows:
             # The next window exists while the run is open, events or not: silence counts.
             self._open_window(ex, end)

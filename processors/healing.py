@@ -2,7 +2,9 @@
 
 The checks run in the seed's order — duplicate, frequency, cooldown — with event time
 in place of `now`. A plan is in flight until its attempt is reported or the ack timeout
-passes; transient failures are re-planned with the same key after a capped backoff.
+passes — then the attempt counts as lost and is planned again as the next one, within
+max_attempts; transient failures are re-planned with the same key after a capped
+backoff.
 """
 
 from __future__ import annotations
@@ -206,11 +208,21 @@ def on_retry_due(
     return _launch(ps, ex, rec, "retry", now, cfg)
 
 
-def on_ack_due(ex: ExecState, key: str) -> None:
-    """No report within the ack timeout: the plan stops blocking (it is not retried)."""
+def on_ack_due(
+    ps: PartitionState, ex: ExecState, key: str, now: int, cfg: FoldConfig
+) -> OutputRecord | None:
+    """No report within the ack timeout: the attempt is lost (an executor crashed
+    mid-attempt, or none is running). It is planned again as the next attempt, within
+    max_attempts; after the last, the plan stops blocking."""
     rec = ex.healing.get(key)
-    if rec is not None and rec.status == IN_FLIGHT and rec.reported < rec.attempts:
-        rec.status = EXPIRED
+    if rec is None or rec.status != IN_FLIGHT or rec.reported >= rec.attempts:
+        return None
+    if rec.attempts < cfg.max_attempts and ex.run.is_open:
+        rec.attempts += 1
+        rec.initiated_ms = now
+        return _launch(ps, ex, rec, "ack_timeout", now, cfg)
+    rec.status = EXPIRED
+    return None
 
 
 def stop_all(ps: PartitionState, ex: ExecState) -> None:

@@ -15,6 +15,7 @@ import orjson
 from processors.bounds import TEXT_BYTES, cap_payload, cap_text
 from processors.config import FoldConfig
 from processors.state import ExecState, RunState, WindowAcc
+from schemas.events import INT64_MAX
 from schemas.outputs import RUNS, OutputRecord
 from schemas.records import Decision, Outcome, Problem, RunEnded, RunStarted
 from schemas.timefmt import format_ms
@@ -105,8 +106,10 @@ def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: FoldConfi
         run.failed += 1
         run.streak += 1
         _note_unsuccessful(run, index, intent)
-    run.tokens += data.tokens_used
-    run.latency_ms += data.latency_ms
+    # Sums saturate at the largest signed 64-bit integer: every number the fold emits
+    # must encode as JSON the way every reader parses it.
+    run.tokens = min(run.tokens + data.tokens_used, INT64_MAX)
+    run.latency_ms = min(run.latency_ms + data.latency_ms, INT64_MAX)
     if acc is not None:
         if run.streak > acc.max_streak:
             acc.max_streak = run.streak

@@ -39,6 +39,7 @@ class Rejected:
     raw: bytes
     index: int | None = None
     subject: str | None = None
+    position: int | None = None  # a valid event the fold refused: its place in the message
 
 
 @dataclass(slots=True)
@@ -117,8 +118,9 @@ def _kind(obj: object) -> str:
 
 NO_KEY_CHECK = object()
 
-# When orjson cannot parse a message, pydantic-core's own JSON parser gets a try (it
-# reads integers beyond 64 bits); the whole message is validated in one call.
+# JSON is what orjson parses, on every path: integers within 64 bits stay integers,
+# larger ones become floats, numbers beyond a double's range are invalid JSON. (pydantic's
+# own JSON parser reads them differently: integers of any size, NaN and Infinity.)
 _ONE: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 _BATCH: TypeAdapter[list[Event]] = TypeAdapter(list[Annotated[Event, Field(discriminator="type")]])
 
@@ -158,7 +160,7 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _pydantic_path(raw, key)
+        return None  # the slow path says why
     items = parsed if type(parsed) is list else [parsed]
     if not items:
         return None
@@ -170,10 +172,15 @@ def _fast_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | 
 
 
 def _pydantic_path(raw: bytes, key: bytes | object | None) -> list[records.Event] | None:
-    """The whole message validated by pydantic-core in one call, then converted."""
+    """The whole message parsed by orjson and validated by pydantic-core in one call,
+    then converted."""
     try:
-        models = _BATCH.validate_json(raw) if raw[:1] == b"[" else [_ONE.validate_json(raw)]
-    except ValidationError:
+        parsed = orjson.loads(raw)
+        if type(parsed) is list:
+            models = _BATCH.validate_python(parsed)
+        else:
+            models = [_ONE.validate_python(parsed)]
+    except (orjson.JSONDecodeError, ValidationError):
         return None
     events = [records.from_model(m) for m in models]
     return _consistent(events, key) if events else None
@@ -273,6 +280,8 @@ def dead_letter(rejected: Rejected, origin: Origin, key: str | None) -> OutputRe
     if rejected.index is not None:
         where += f"#{rejected.index}"
         origin = origin.model_copy(update={"index": rejected.index})
+    elif rejected.position is not None:  # #e<n>: the n-th valid event of the message
+        where += f"#e{rejected.position}"
     kept = rejected.raw[:DEADLETTER_ORIGINAL_CAP]
     value = DeadLetter(
         id=f"dl:{where}",

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+# Why input went to the dead-letter topic. The first five are the decoder's (the bytes
+# are not a valid event); the last three the fold's, for valid events it refuses:
+# unknown_execution (a healing attempt for an execution with no run), clock_skew (an
+# event stamped too far ahead of the partition's clock), fold_error (folding it raised;
+# the execution's state is as if it never arrived).
 RejectReason = Literal[
-    "invalid_json", "schema_violation", "unknown_type", "oversize", "key_mismatch"
+    "invalid_json",
+    "schema_violation",
+    "unknown_type",
+    "oversize",
+    "key_mismatch",
+    "unknown_execution",
+    "clock_skew",
+    "fold_error",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = (
     "invalid_json",
@@ -13,6 +25,9 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "unknown_type",
     "oversize",
     "key_mismatch",
+    "unknown_execution",
+    "clock_skew",
+    "fold_error",
 )
 
 

@@ -23,6 +23,9 @@ from pydantic import (
 from schemas.timefmt import format_ms, parse_rfc3339_ms
 
 SCHEMA_VERSION = 1
+# The numeric domain of the wire format: integers are signed 64-bit (what every JSON
+# reader agentfold meets parses exactly); anything beyond is a schema violation.
+INT64_MAX = 2**63 - 1
 TYPE_PREFIX = "agentfold."
 MAX_SNAPSHOT_CHARS = 4096
 
@@ -110,8 +113,8 @@ class OutcomeData(_Model):
     error: str | None = None
     summary: str = ""
     state_changes: JsonDict = Field(default_factory=dict)
-    tokens_used: int = Field(default=0, ge=0)
-    latency_ms: int = Field(default=0, ge=0)
+    tokens_used: int = Field(default=0, ge=0, le=INT64_MAX)
+    latency_ms: int = Field(default=0, ge=0, le=INT64_MAX)
 
 
 class ProblemData(_Model):
@@ -169,7 +172,7 @@ class RunEndedData(_Model):
 
 class HealingAttemptData(_Model):
     idempotency_key: Annotated[str, Field(pattern=r"^sheal_[0-9a-f]{32}$")]
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=INT64_MAX)
     outcome: AttemptOutcome
     error_code: str | None = None
     elapsed_s: float = Field(ge=0)
@@ -181,7 +184,7 @@ class HealingAttemptData(_Model):
 
 
 class TickData(_Model):
-    partition: int | None = Field(default=None, ge=0)
+    partition: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 # ─── envelopes ──────────────────────────────────────────────────────────────────────
@@ -197,7 +200,9 @@ class _Envelope(_Model):
     source: Id = Field(description="the agent (or worker, or executor) that produced it")
     subject: Id = Field(description="the execution_id; the Kafka message key")
     time: EventTime
-    seq: int | None = Field(default=None, ge=1, description="per-execution counter from 1")
+    seq: int | None = Field(
+        default=None, ge=1, le=INT64_MAX, description="per-execution counter from 1"
+    )
     schema_version: Literal[1] = 1
     goal_id: str | None = None
     traceparent: Annotated[str, Field(pattern=_TRACEPARENT)] | None = None

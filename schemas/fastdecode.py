@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from schemas.events import DecisionType
+from schemas.events import INT64_MAX, DecisionType
 from schemas.records import (
     ActionCompleted,
     ActionCompletedData,
@@ -109,7 +109,7 @@ def _decode(d: dict[str, Any]) -> Event | None:
     subject = _id(d, "subject")
     t = _time(d.get("time"))
     seq = d.get("seq")
-    if seq is not None and (type(seq) is not int or seq < 1):
+    if seq is not None and (type(seq) is not int or seq < 1 or seq > INT64_MAX):
         return None
     goal_id = _opt_text(d, "goal_id")
     trace = _opt_text(d, "traceparent")
@@ -251,7 +251,7 @@ def _float(d: dict[str, Any], key: str, default: object) -> float:
 
 def _count(d: dict[str, Any], key: str) -> int:
     v = d.get(key, 0)
-    if type(v) is not int or v < 0:
+    if type(v) is not int or v < 0 or v > INT64_MAX:
         raise _NOT_FAST
     return v
 

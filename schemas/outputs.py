@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.errors import RejectReason
 from schemas.events import RunStatus
 
 JsonDict = dict[str, Any]
@@ -205,7 +206,7 @@ class Origin(_Out):
 
 class DeadLetter(_Out):
     id: str
-    reason: Literal["invalid_json", "schema_violation", "unknown_type", "oversize", "key_mismatch"]
+    reason: RejectReason
     error: str
     key: str | None
     original: str = Field(description="base64 of the original bytes (capped, see truncated)")

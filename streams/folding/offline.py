@@ -18,6 +18,7 @@ from schemas.canonical import canonical_json
 from schemas.codec import Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
 from schemas.records import Event, Tick
+from streams.folding.refusals import refusals
 from streams.kafka.partitioner import partition_for
 from streams.kafka.topics import topic_name
 
@@ -62,10 +63,10 @@ class OfflineFold:
         decoded = decode_message(raw)
         for rejected in decoded.rejected:
             yield self._reject(rejected, line_no)
-        for event in decoded.events:
-            yield from self.feed_event(event, line_no)
+        for position, event in enumerate(decoded.events):
+            yield from self.feed_event(event, line_no, position)
 
-    def feed_event(self, event: Event, line_no: int = 0) -> Iterator[Emitted]:
+    def feed_event(self, event: Event, line_no: int = 0, position: int = 0) -> Iterator[Emitted]:
         self.stats.events += 1
         if type(event) is Tick:
             target = event.data.partition
@@ -81,7 +82,14 @@ class OfflineFold:
             yield from self._emit(target, self.folds[target].apply(event))
             return
         p = partition_for(event.subject or "", self.partitions)
-        yield from self._emit(p, self.folds[p].apply(event))
+        fold = self.folds[p]
+        records = fold.apply(event)
+        if fold.refused:
+            origin = Origin(file=self.source_name, line=line_no)
+            self.stats.rejected += sum(
+                1 for _ in refusals(fold, [event], origin, None, records, position)
+            )
+        yield from self._emit(p, records)
 
     def _emit(self, partition: int, records: list[OutputRecord]) -> Iterator[Emitted]:
         stats = self.stats

@@ -38,6 +38,7 @@ from streams.folding.changelog import (
     new_epoch,
     restore,
 )
+from streams.folding.refusals import refusals
 
 Writes = list[tuple[bytes, bytes | None]]  # changelog records in order; None = delete
 
@@ -142,6 +143,11 @@ class LivePartition:
                     on_event(event)
                 result.events += 1
                 fold.apply_into(event, result.outputs)
+        if fold.refused:
+            origin = Origin(topic=topic, partition=self.partition, offset=offset)
+            key_text = key.decode("utf-8", errors="replace") if key is not None else None
+            for reason in refusals(fold, decoded.events, origin, key_text, result.outputs):
+                result.rejected[reason] = result.rejected.get(reason, 0) + 1
         meta.next_offset = offset + 1
         if not self.state_writes:
             fold.drain_touched()

@@ -10,8 +10,8 @@ At most once per (idempotency_key, attempt), also across restarts, redeliveries 
 lost consumer group:
 - before running a plan it records the start in its ledger, `<prefix>.executor` (kept
   as long as the plans), and commits the plan's offset; a crash mid-attempt loses that
-  attempt rather than repeating it (the healer's ack timeout then replans it as the
-  next attempt);
+  attempt rather than repeating it (the fold's ack timeout then plans it again as the
+  next attempt, within max_attempts);
 - at start it reads its own ledger records back (a topic bounded by retention, not the
   telemetry log) and never runs those attempts again; in memory it remembers the
   newest `remember` of them (a redelivered plan comes soon after the original).

@@ -168,15 +168,17 @@ class Run:
         options: list[dict[str, Any]],
         chosen: str,
         reasoning: str,
-        executor: Callable[..., Any],
+        executor: Callable[[], Any],
         **kwargs: Any,
     ) -> tuple[str, Any]:
-        """Record the decision, run `executor(**kwargs)`, record its outcome with the
-        latency; an exception is recorded as a failed outcome and re-raised."""
-        decision_id = self.decide(intent, options, chosen, reasoning)
+        """Record the decision (`kwargs` go to `decide`: node_id, decision_type,
+        constraints, context — as the seed's runtime), run `executor()`, and record its
+        outcome with the latency; an exception is recorded as a failed outcome and
+        re-raised. Bind the executor's own arguments with a lambda or functools.partial."""
+        decision_id = self.decide(intent, options, chosen, reasoning, **kwargs)
         started = time.perf_counter()
         try:
-            result = executor(**kwargs)
+            result = executor()
         except Exception as exc:
             latency = int((time.perf_counter() - started) * 1000)
             if decision_id:

@@ -77,9 +77,14 @@ def test_timers_fire_before_the_event_that_passes_them() -> None:
     a = Agent()
     fold, _ = fold_all([a.start(0)])
     out = fold.apply(a.metric(200, "impressions", 1))
-    # both elapsed windows closed (the second silent) before the metric applied
+    # both elapsed windows closed (the second silent) before the metric applied, and
+    # the silent window's plan, unreported, was planned again at its ack timeout (190.5)
     assert [r.signal for r in values(out, STAGNATION)] == ["none", "silence"]
-    assert [r.status for r in values(out, HEALING)] == ["planned"]
+    plans = values(out, HEALING)
+    assert [(r.status, r.reason, r.planned_at[11:19]) for r in plans] == [
+        ("planned", "stagnation", "10:30:30"),
+        ("planned", "ack_timeout", "10:40:30"),
+    ]
 
 
 def test_restored_state_continues_identically() -> None:

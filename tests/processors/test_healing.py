@@ -17,7 +17,7 @@ from processors.healing import (
 )
 from processors.state import ExecState, PartitionMeta, PartitionState, RunState
 from schemas.codec import decode_event
-from schemas.outputs import HEALING
+from schemas.outputs import HEALING, STAGNATION
 from schemas.timefmt import format_ms
 from tests.factory import MIN, Agent, at, fold_all, tick, values
 
@@ -173,6 +173,24 @@ def test_healthy_window_plans_nothing_and_seed_parity_acts_on_every_window() -> 
 # ─── through the fold ───────────────────────────────────────────────────────────────
 
 
+def test_seed_parity_plans_nothing_for_a_window_with_too_few_samples() -> None:
+    """healthy_below = 0 acts on every *scored* window; one with fewer metric samples
+    than min_samples and no agent signal is the seed's insufficient_samples."""
+    a = Agent()
+    few = [a.start(0), *a.pair(1, 0, 0), *a.pair(2, 1000, 0)]  # 2 samples < 3
+    _, out = fold_all([*few, tick(90.5)], SEED_CFG)
+    (window,) = values(out, STAGNATION)
+    assert (window.signal, window.sample_count) == ("none", 2)
+    assert values(out, HEALING) == []
+    b = Agent()
+    enough = [b.start(0), *b.pair(1, 0, 0), *b.pair(2, 500, 25), *b.pair(3, 1000, 50)]
+    _, out = fold_all([*enough, tick(90.5)], SEED_CFG)
+    (window,) = values(out, STAGNATION)
+    assert (window.signal, window.score) == ("metric_ratio", 0.0)
+    (plan,) = values(out, HEALING)
+    assert (plan.status, plan.tier, plan.action_type) == ("planned", "tier_1", "comment")
+
+
 def _stagnant(a: Agent, start: float) -> list:
     return [*a.pair(start + 1, 0, 0), *a.pair(start + 2, 500, 0), *a.pair(start + 3, 1000, 0)]
 
@@ -222,15 +240,33 @@ def test_plan_then_success_report_makes_next_plan_a_duplicate() -> None:
     assert (second.status, second.reason) == ("suppressed", "duplicate_action")
 
 
-def test_in_flight_plan_expires_after_ack_timeout_then_cooldown_applies() -> None:
+def test_a_lost_attempt_is_planned_again_until_max_attempts_then_expires() -> None:
+    """No report within the ack timeout (10 min): the attempt is lost and planned again
+    as the next one, with the same key; after the third, the plan stops blocking."""
     a = Agent()
     events = [a.start(0), *_stagnant(a, 0), tick(90.5), *_stagnant(a, 90), tick(180.5)]
     fold, out = fold_all(events)
-    _, second = values(out, HEALING)
-    # not a duplicate: no report within 10 minutes, so it stopped being in flight
-    assert (second.status, second.reason) == ("suppressed", "action_cooldown_active")
+    *plans, last = values(out, HEALING)
+    assert [(p.status, p.reason, p.attempt, p.planned_at[11:16]) for p in plans] == [
+        ("planned", "stagnation", 1, "09:00"),
+        ("planned", "ack_timeout", 2, "09:10"),
+        ("planned", "ack_timeout", 3, "09:20"),
+    ]
+    assert len({p.idempotency_key for p in plans}) == 1
+    # not a duplicate: the last attempt went unreported, so it stopped being in flight
+    assert (last.status, last.reason) == ("suppressed", "action_cooldown_active")
     rec = next(iter(fold.state.execs["exec-1"].healing.values()))
-    assert rec.status == "expired"
+    assert (rec.status, rec.attempts) == ("expired", 3)
+
+
+def test_a_reported_attempt_is_not_planned_again_at_its_ack_timeout() -> None:
+    a = Agent()
+    events = [a.start(0), *_stagnant(a, 0), tick(90.5)]
+    _, out = fold_all(events)
+    (plan,) = values(out, HEALING)
+    report = _report("exec-1", plan.idempotency_key, 1, "success", 92)
+    _, out = fold_all([*events, report, tick(130)])
+    assert [h.attempt for h in values(out, HEALING)] == [1]
 
 
 def test_transient_failure_is_retried_with_same_key_after_backoff() -> None:

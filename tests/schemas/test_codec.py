@@ -117,6 +117,9 @@ def test_every_reason_is_known() -> None:
         "unknown_type",
         "oversize",
         "key_mismatch",
+        "unknown_execution",
+        "clock_skew",
+        "fold_error",
     }
 
 

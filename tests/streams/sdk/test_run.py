@@ -51,13 +51,29 @@ def test_node_defaults_to_the_current_node() -> None:
 
 def test_decide_and_execute_records_the_outcome_and_reraises() -> None:
     r, events = run()
-    decision_id, result = r.decide_and_execute("add", [{"id": "a"}], "a", "r", lambda x: x + 1, x=1)
+    decision_id, result = r.decide_and_execute("add", [{"id": "a"}], "a", "r", lambda: 1 + 1)
     assert decision_id == "dec_0"
     assert result == 2 and events[-1].data.success and events[-1].data.result == 2  # type: ignore[union-attr]
     with pytest.raises(ZeroDivisionError):
         r.decide_and_execute("div", [{"id": "a"}], "a", "r", lambda: 1 / 0)
     failed = events[-1].data
     assert failed.success is False and "division by zero" in failed.error  # type: ignore[union-attr]
+
+
+def test_decide_and_execute_passes_its_keywords_to_decide_as_the_seed_does() -> None:
+    r, events = run()
+    calls: list[tuple[object, ...]] = []
+    r.decide_and_execute(
+        "fetch", [{"id": "api"}], "api", "cheapest", lambda: calls.append(()) or "ok",
+        node_id="fetcher", decision_type="tool_selection", constraints=["budget"],
+    )  # fmt: skip
+    assert calls == [()]  # the executor is called with no arguments
+    decision = events[-2].data
+    assert decision.node_id == "fetcher"  # type: ignore[union-attr]
+    assert decision.decision_type == "tool_selection"  # type: ignore[union-attr]
+    assert decision.active_constraints == ["budget"]  # type: ignore[union-attr]
+    with pytest.raises(TypeError):
+        r.decide_and_execute("x", [{"id": "a"}], "a", "r", lambda: 1, bogus=1)
 
 
 def test_traceparent_of_the_current_context_is_propagated() -> None:

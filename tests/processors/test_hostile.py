@@ -1,0 +1,65 @@
+"""Valid but hostile input: each defect found by trying the fold as a new user would,
+pinned at its root (the fold), and through the drivers where a dead letter results."""
+
+from __future__ import annotations
+
+from processors.config import FoldConfig
+from schemas.codec import encode_event
+from schemas.outputs import DEADLETTER, HEALING, STAGNATION
+from streams.folding import LivePartition, OfflineFold
+from tests.factory import Agent, fold_all, tick, values
+
+
+def _attempt(subject: str, minutes: float) -> bytes:
+    from tests.processors.test_healing import _report
+
+    return encode_event(_report(subject, "sheal_" + "ab" * 16, 1, "success", minutes))
+
+
+def test_an_attempt_for_an_unknown_execution_leaves_no_state_and_is_dead_lettered() -> None:
+    from tests.processors.test_healing import _report
+
+    stray = _report("exec-nobody", "sheal_" + "ab" * 16, 1, "success", 5)
+    fold, out = fold_all([stray])
+    assert fold.state.execs == {} and out == []
+    assert [(ev.id, reason) for ev, reason, _ in fold.refused] == [(stray.id, "unknown_execution")]
+
+    live = LivePartition(FoldConfig(), 0)
+    result = live.process(b"exec-nobody", _attempt("exec-nobody", 5), "t", 0)
+    (letter,) = values(result.outputs, DEADLETTER)
+    assert (letter.reason, letter.key, letter.id) == (
+        "unknown_execution",
+        "exec-nobody",
+        "dl:t/0/0#e0",
+    )
+    assert result.rejected == {"unknown_execution": 1} and live.fold.state.execs == {}
+    assert live.fold.refused == []
+
+    offline = OfflineFold(FoldConfig(), 1)
+    (emitted,) = list(offline.feed_line(7, _attempt("exec-nobody", 5)))
+    assert emitted.record.topic == DEADLETTER and emitted.record.value["id"] == "dl:-:7#e0"
+    assert offline.stats.rejected == 1
+
+
+def test_a_backlog_delivered_behind_stream_time_is_late_not_silence() -> None:
+    """exec-late's events come in order but ten hours behind the partition's clock:
+    they update its run and count as late; no window of its scores silence, nothing is
+    planned for it and none of its events is dropped as too far ahead."""
+    now, late = Agent("exec-now"), Agent("exec-late", source="agent-2")
+    events = [now.start(600), *now.pair(601, 0, 0)]
+    events += [late.start(0), *late.pair(1, 0, 0), *late.pair(100, 500, 0), *late.pair(200, 900, 0)]
+    d, decision = late.decide(201)
+    events += [decision, late.outcome(202, d, True), tick(610)]
+    fold, out = fold_all(events)
+    assert [s.execution_id for s in values(out, STAGNATION)] == []
+    assert [h for h in values(out, HEALING) if h.execution_id == "exec-late"] == []
+    ex = fold.state.execs["exec-late"]
+    assert ex.run.late_events == 9 and ex.windows == {}
+    assert "too_far_ahead" not in ex.run.ignored
+    assert (ex.run.total_decisions, ex.run.successful) == (1, 1)  # the run is folded
+    # Once its events reach the present, its windows open and close as anyone's.
+    events += [*late.pair(601, 1000, 10), *late.pair(602, 1100, 20), *late.pair(603, 1200, 30)]
+    events.append(tick(690.5))
+    _, out = fold_all(events)
+    scored = [s for s in values(out, STAGNATION) if s.execution_id == "exec-late"]
+    assert [(s.signal, s.late_events) for s in scored] == [("metric_ratio", 9)]
