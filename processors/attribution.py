@@ -227,7 +227,7 @@ def build_chain(
         f"success={round(score, 2)})"
     )
     return {
-        "id": f"attr:{action.action_id}",
+        "id": f"attr:{action.action_id}" + ("" if ex.incarnation == 1 else f"#{ex.incarnation}"),
         "execution_id": ex.execution_id,
         "action_id": action.action_id,
         "parent_action_id": action.parent_action_id,

@@ -23,6 +23,7 @@ from processors.state import (
     PartitionState,
     RunState,
     WindowAcc,
+    run_key,
 )
 from processors.timers import ACK, IDLE, RETRY, TTL, WINDOW, cancel_timer, pop_due, set_timer
 from schemas.errors import RejectReason
@@ -109,7 +110,7 @@ class PartitionFold:
         ex = ps.execs.get(subject)
         if ex is None:
             closed = meta.closed.get(subject)
-            if closed is not None:
+            if closed is not None and not (cls is RunStarted and t > closed[0]):
                 if ev.seq is not None and ev.seq <= closed[1]:
                     meta.duplicates += 1
                 else:
@@ -124,7 +125,15 @@ class PartitionFold:
                 )  # fmt: skip
                 return
             ex = ExecState(subject, RunState(agent_id=ev.source, started_ms=t), last_event_ms=t)
+            if closed is not None:
+                # A new run under an id whose earlier run was released (its start is
+                # later than the release): folded as a run of its own.
+                del meta.closed[subject]
+                ex.incarnation, ex.born_ms = closed[3] + 1, closed[0]
             ps.execs[subject] = ex
+        elif t <= ex.born_ms:  # an earlier run's event, redelivered
+            meta.duplicates += 1
+            return
         seq = ev.seq
         if seq is not None and seq == ex.max_seq + 1:
             ex.max_seq = seq  # the common case: the next event of the execution
@@ -248,7 +257,7 @@ class PartitionFold:
         sc = score_window(acc, self.cfg)
         late, ex.late_pending = ex.late_pending, 0
         value = {
-            "id": f"stag:{ex.execution_id}:{start}",
+            "id": f"stag:{run_key(ex)}:{start}",
             "execution_id": ex.execution_id,
             "window_start": format_ms(start),
             "window_end": format_ms(end),
@@ -287,7 +296,7 @@ class PartitionFold:
         meta = ps.meta
         del ps.execs[ex.execution_id]
         closed = meta.closed
-        closed[ex.execution_id] = (meta.stream_ms, ex.max_seq, meta.released)
+        closed[ex.execution_id] = (meta.stream_ms, ex.max_seq, meta.released, ex.incarnation)
         meta.released += 1
         horizon = meta.stream_ms - self.cfg.closed_retention_s * 1000
         while closed and (

@@ -13,7 +13,7 @@ import hashlib
 
 from processors.config import FoldConfig
 from processors.stagnation import tier_for
-from processors.state import ExecState, HealRec, PartitionState
+from processors.state import ExecState, HealRec, PartitionState, run_key
 from processors.timers import ACK, RETRY, cancel_timer, set_timer
 from schemas.events import AttemptOutcome
 from schemas.outputs import HEALING, OutputRecord
@@ -69,7 +69,7 @@ def plan_for_window(
         return None
     tier = tier_for(score, cfg)
     action_type = cfg.tier_actions[tier]
-    key = idempotency_key(ex.execution_id, action_type, tier)
+    key = idempotency_key(run_key(ex), action_type, tier)
     reason = suppression_reason(ex, key, action_type, now, cfg)
     rec = ex.healing.get(key)
     if reason is not None:

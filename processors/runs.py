@@ -14,7 +14,7 @@ import orjson
 
 from processors.bounds import TEXT_BYTES, cap_payload, cap_text
 from processors.config import FoldConfig
-from processors.state import ExecState, RunState, WindowAcc
+from processors.state import ExecState, RunState, WindowAcc, run_key
 from schemas.events import INT64_MAX
 from schemas.outputs import RUNS, OutputRecord
 from schemas.records import Decision, Outcome, Problem, RunEnded, RunStarted
@@ -249,7 +249,7 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
     total = run.total_decisions
     completed = run.completed_ms
     value = {
-        "id": f"run:{ex.execution_id}:{label}",
+        "id": f"run:{run_key(ex)}:{label}",
         "execution_id": ex.execution_id,
         "agent_id": run.agent_id,
         "goal_id": run.goal_id,

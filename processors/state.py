@@ -150,6 +150,18 @@ class ExecState:
     # that measurements, and hence shedding, happen at the same events after a restore.
     size: int = 0
     unmeasured: int = 0
+    # A run started under an execution id whose earlier run was released: its number,
+    # and the time up to which events belong to the earlier runs (they are duplicates).
+    incarnation: int = 1
+    born_ms: int = NO_TIME
+
+
+def run_key(ex: ExecState) -> str:
+    """What output ids and idempotency keys name the run by: the execution id, with
+    `#n` for the n-th run under a reused id (so that they never collide)."""
+    if ex.incarnation == 1:
+        return ex.execution_id
+    return f"{ex.execution_id}#{ex.incarnation}"
 
 
 @dataclass(slots=True)
@@ -158,8 +170,9 @@ class PartitionMeta:
 
     partition: int
     stream_ms: int = NO_TIME
-    # released executions, oldest first: id -> (released at ms, max_seq, release number)
-    closed: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # released executions, oldest first:
+    # id -> (released at ms, max_seq, release number, runs under the id so far)
+    closed: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     released: int = 0  # releases so far: orders `closed` identically after a restore
     # The next input offset to fold. Kept by the driver (worker, replay), never read by
     # the fold: it lets a driver skip what it already applied and notice a gap.

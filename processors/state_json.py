@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.state import ExecState, HealRec, OpenAction, RunState, Sample, WindowAcc
+from processors.state import (
+    NO_TIME,
+    ExecState,
+    HealRec,
+    OpenAction,
+    RunState,
+    Sample,
+    WindowAcc,
+)
 
 Obj = dict[str, Any]
 
@@ -108,7 +116,7 @@ def _run(r: RunState) -> Obj:
 def exec_to_json(ex: ExecState) -> Obj:
     """A JSON-ready view of the state. It shares the state's lists and dicts: encode it
     before the state changes again."""
-    return {
+    o: Obj = {
         "execution_id": ex.execution_id,
         "run": _run(ex.run),
         "last_event_ms": ex.last_event_ms,
@@ -125,6 +133,10 @@ def exec_to_json(ex: ExecState) -> Obj:
         "size": ex.size,
         "unmeasured": ex.unmeasured,
     }
+    if ex.incarnation != 1:  # a run under a reused execution id; others stay as they were
+        o["incarnation"] = ex.incarnation
+        o["born_ms"] = ex.born_ms
+    return o
 
 
 # ─── back ───────────────────────────────────────────────────────────────────────────
@@ -243,4 +255,7 @@ def exec_from_json(o: Obj) -> ExecState:
         seen_ids={str(k): None for k in o["seen_ids"]},
         size=int(o.get("size", 0)),
         unmeasured=int(o.get("unmeasured", 0)),
+        # present only for a run under a reused execution id
+        incarnation=int(o.get("incarnation", 1)),
+        born_ms=int(o.get("born_ms", NO_TIME)),
     )

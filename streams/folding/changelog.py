@@ -86,8 +86,10 @@ def encode_exec(partition: int, ex: ExecState) -> bytes:
     return exact_bytes(orjson.dumps({"p": partition, "s": exec_to_json(ex)}, option=_OPTS))
 
 
-def encode_tombstone(partition: int, closed: tuple[int, int, int]) -> bytes:
-    return exact_bytes(orjson.dumps({"p": partition, "closed": closed}))
+def encode_tombstone(partition: int, closed: tuple[int, int, int, int]) -> bytes:
+    # [ms, max_seq, n], and the number of runs under the id when a reused id made it > 1
+    kept = closed if closed[3] != 1 else closed[:3]
+    return exact_bytes(orjson.dumps({"p": partition, "closed": kept}))
 
 
 def new_epoch() -> str:
@@ -159,7 +161,7 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
     standing: dict[str, int] = {}  # the epochs of the records that stand as written
     latest = commit  # the position with the highest next_offset
     execs: dict[str, ExecState] = {}
-    tombstones: list[tuple[int, int, int, str]] = []
+    tombstones: list[tuple[int, int, int, int, str]] = []
     flushed: dict[str, bytes] = {}
     rewrite: set[str] = set()
     for exec_id, obj in records:
@@ -184,8 +186,8 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
             continue
         flushed[exec_id] = exact_bytes(orjson.dumps(val))
         if "closed" in val:
-            ms, max_seq, n = val["closed"]
-            tombstones.append((int(n), int(ms), int(max_seq), exec_id))
+            ms, max_seq, n, *runs = val["closed"]
+            tombstones.append((int(n), int(ms), int(max_seq), int(runs[0]) if runs else 1, exec_id))
         else:
             ex = exec_from_json(val["s"])
             execs[ex.execution_id] = ex
@@ -203,7 +205,7 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
             late_events=latest["late_events"],
         )
     tombstones.sort()  # release order, exactly as the live fold inserted them
-    meta.closed = {exec_id: (ms, max_seq, n) for n, ms, max_seq, exec_id in tombstones}
+    meta.closed = {exec_id: (ms, max_seq, n, runs) for n, ms, max_seq, runs, exec_id in tombstones}
     if tombstones:
         meta.released = max(meta.released, tombstones[-1][0] + 1)
     state = PartitionState(meta, dict(sorted(execs.items())))

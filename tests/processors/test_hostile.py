@@ -63,3 +63,47 @@ def test_a_backlog_delivered_behind_stream_time_is_late_not_silence() -> None:
     _, out = fold_all(events)
     scored = [s for s in values(out, STAGNATION) if s.execution_id == "exec-late"]
     assert [(s.signal, s.late_events) for s in scored] == [("metric_ratio", 9)]
+
+
+def test_an_execution_id_reused_after_its_run_was_released_is_a_new_run() -> None:
+    """The second run under the id is folded as a run of its own — its SDK restarts
+    ids and seqs at 1 — with output ids that cannot collide with the first run's; an
+    event of the first run redelivered afterwards changes nothing."""
+    first, second = Agent("exec-r"), Agent("exec-r")
+    d0, decided = first.decide(2)
+    events = [first.start(0), decided, first.outcome(3, d0, False), first.end(10, False), tick(91)]
+    fold, out = fold_all(events)
+    assert "exec-r" in fold.state.meta.closed  # released
+    d1, again = second.decide(202)
+    later = [second.start(200), again, second.outcome(203, d1, True), second.end(210)]
+    redelivered = decided  # the first run's decision, seq 2, comes again
+    for ev in [*later, redelivered, tick(301)]:
+        out.extend(fold.apply(ev))
+    runs = [r for r in values(out, "runs") if r.status != "running"]
+    assert [(r.id, r.status.value, r.metrics.successful_decisions) for r in runs] == [
+        ("run:exec-r:failed", "failed", 0),
+        ("run:exec-r#2:completed", "completed", 1),
+    ]
+    ids = [r.value["id"] for r in out]
+    assert len(ids) == len(set(ids))
+    assert fold.state.meta.after_close == 0 and fold.state.meta.duplicates == 1
+    assert fold.state.meta.closed["exec-r"][3] == 2  # the second run was released too
+
+
+def test_the_run_count_of_a_reused_id_survives_a_restore() -> None:
+    from streams.folding.changelog import restore
+
+    first = Agent("exec-r")
+    live = LivePartition(FoldConfig(), 0)
+    for offset, ev in enumerate([first.start(0), first.end(10), tick(91)]):
+        live.process(ev.subject.encode() if ev.subject else None, encode_event(ev), "t", offset)
+    table = dict(live.flush())
+    restored = restore(0, table.items()).state
+    assert restored.meta.closed == live.fold.state.meta.closed
+    second = Agent("exec-r")
+    again = LivePartition(FoldConfig(), 0, table.items())
+    result = again.process(b"exec-r", encode_event(second.start(200)), "t", 3)
+    (run,) = values(result.outputs, "runs")
+    assert run.id == "run:exec-r#2:started"
+    back = restore(0, [*table.items(), *again.flush()]).state.execs["exec-r"]
+    assert (back.incarnation, back.born_ms) == (2, live.fold.state.meta.stream_ms)

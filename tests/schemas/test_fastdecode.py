@@ -68,7 +68,9 @@ def field(good: st.SearchStrategy[Any], clean: bool) -> st.SearchStrategy[Any]:
 def floats(clean: bool) -> st.SearchStrategy[Any]:
     exact = 2**53  # larger ints are left to pydantic (float() could round)
     good = st.one_of(finite, st.integers(-exact, exact))
-    return field(good, clean) if clean else field(st.one_of(good, st.integers()), clean)
+    # any integer a message can carry (orjson reads [-2**63, 2**64 - 1] as integers)
+    wide = st.integers(-(2**63), 2**64 - 1)
+    return field(good, clean) if clean else field(st.one_of(good, wide), clean)
 
 
 def times(clean: bool) -> st.SearchStrategy[Any]:

@@ -15,7 +15,7 @@ def test_kept_values_cost_their_size_not_the_encoders_buffer() -> None:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        kept = [encode_tombstone(3, (1_795_305_600_000, n, n)) for n in range(2000)]
+        kept = [encode_tombstone(3, (1_795_305_600_000, n, n, 1)) for n in range(2000)]
         kept += [encode_commit(meta, {"0123456789abcdef": n}) for n in range(2000)]
         kept += [
             encode_exec_record(3, "0123456789abcdef", n, kept[n], kept[n + 1]) for n in range(1000)
