@@ -31,6 +31,18 @@ class FoldConfig(BaseModel):
         default=4, description="open windows per execution (> 2 only for events ahead)"
     )
 
+    # The clock guard (agentfold's own): one producer's clock cannot move a partition's.
+    max_future_skew_s: PosInt = Field(
+        default=300,
+        description="an event stamped this far past its Kafka message's timestamp is "
+        "dead-lettered as clock_skew instead of moving stream time",
+    )
+    max_time_jump_s: PosInt = Field(
+        default=604800,
+        description="without message timestamps (a log file): how far one event may move "
+        "stream time at once; beyond, clock_skew",
+    )
+
     # Stagnation (seed 000, plus agentfold's agent signals).
     progress_metric: str = Field(
         default="engagements", description="metric whose growth is progress (seed: engagements)"

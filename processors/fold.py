@@ -17,6 +17,7 @@ from processors.config import FoldConfig
 from processors.dedup import seen_before
 from processors.stagnation import score_window
 from processors.state import (
+    NO_TIME,
     RUNNING,
     ExecState,
     PartitionMeta,
@@ -68,7 +69,18 @@ def _handles(event_type: type[E]) -> Callable[[Handler[E]], Handler[E]]:
 class PartitionFold:
     """Folds the events of one partition, in log order, into outputs."""
 
-    __slots__ = ("_grace", "_idle", "_state_max", "_window", "cfg", "refused", "state")
+    __slots__ = (
+        "_grace",
+        "_idle",
+        "_jump",
+        "_skew",
+        "_state_max",
+        "_window",
+        "cfg",
+        "limit_ms",
+        "refused",
+        "state",
+    )
 
     def __init__(self, cfg: FoldConfig, partition: int = 0, state: PartitionState | None = None):
         self.cfg = cfg
@@ -78,6 +90,19 @@ class PartitionFold:
         self._idle = cfg.run_inactivity_s * 1000
         self._state_max = cfg.state_max_bytes
         self.refused: list[Refusal] = []  # taken by the driver after each message
+        self._skew = cfg.max_future_skew_s * 1000
+        self._jump = cfg.max_time_jump_s * 1000
+        # The latest event time the message being folded may carry: its Kafka timestamp
+        # plus the allowed skew (`set_message_time`); None: no timestamp (a log file).
+        self.limit_ms: int | None = None
+
+    def set_message_time(self, timestamp_ms: int | None) -> None:
+        """The Kafka timestamp of the message whose events come next (None or negative:
+        unknown). Events stamped later than it by more than max_future_skew_s are
+        refused (clock_skew): a producer's wrong clock must not move stream time."""
+        self.limit_ms = (
+            None if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms + self._skew
+        )
 
     # ─── entry point ───────────────────────────────────────────────────────────────
 
@@ -98,6 +123,12 @@ class PartitionFold:
         meta = ps.meta
         t = ev.time
         if t > meta.stream_ms:
+            limit = self.limit_ms
+            if limit is None:  # no message timestamp: the jump from stream time is bounded
+                limit = meta.stream_ms + self._jump if meta.stream_ms != NO_TIME else t
+            if t > limit:
+                self.refused.append((ev, "clock_skew", self._skew_error(t, limit)))
+                return
             meta.stream_ms = t
             heap = ps.heap
             if heap and heap[0][0] <= t:
@@ -158,6 +189,18 @@ class PartitionFold:
             enforce(ps, ex, self.cfg, out)
         if ex.run.status != RUNNING:
             self._maybe_release(ex)
+
+    def _skew_error(self, t: int, limit: int) -> str:
+        if self.limit_ms is not None:
+            return (
+                f"event time {format_ms(t)} is more than max_future_skew_s "
+                f"({self._skew // 1000} s) past its message's timestamp "
+                f"({format_ms(limit - self._skew)}): is the producer's clock right?"
+            )
+        return (
+            f"event time {format_ms(t)} would move stream time more than max_time_jump_s "
+            f"({self._jump // 1000} s) at once, past {format_ms(limit)}"
+        )
 
     def drain_touched(self) -> set[str]:
         """Executions changed since the last call (a missing one was released)."""

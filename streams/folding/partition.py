@@ -112,10 +112,17 @@ class LivePartition:
         return self._flushed_offset
 
     def process(
-        self, key: bytes | None, value: bytes, topic: str, offset: int, allow_gap: bool = False
+        self,
+        key: bytes | None,
+        value: bytes,
+        topic: str,
+        offset: int,
+        allow_gap: bool = False,
+        timestamp_ms: int | None = None,
     ) -> MessageResult:
         """Fold one message. `allow_gap`: the missing offsets are known not to exist
-        (retention or compaction removed them), so accept the jump."""
+        (retention or compaction removed them), so accept the jump. `timestamp_ms`: the
+        message's Kafka timestamp, which bounds its events' times (the clock guard)."""
         meta = self.fold.state.meta
         if offset < meta.next_offset or self.cut:
             return MessageResult(skipped=True)
@@ -130,6 +137,7 @@ class LivePartition:
                 result.outputs.append(dead_letter(rejected, origin, key_text))
                 result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
         fold = self.fold
+        fold.set_message_time(timestamp_ms)
         until, on_event = self.until_ms, self.on_event
         if until is None and on_event is None:
             fold.apply_all(decoded.events, result.outputs)

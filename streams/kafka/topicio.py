@@ -22,6 +22,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int | None = None  # the message's Kafka timestamp (ms)
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -92,7 +93,7 @@ async def read_topic(
                 for m in msgs:
                     if m.offset < wanted[tp.partition]:
                         out[tp.partition].append(
-                            Record(tp.partition, m.offset, m.key, m.value or b"")
+                            Record(tp.partition, m.offset, m.key, m.value or b"", m.timestamp)
                         )
                 if out[tp.partition] and out[tp.partition][-1].offset >= wanted[tp.partition] - 1:
                     todo.discard(tp.partition)
@@ -233,7 +234,9 @@ async def iter_range(
             continue
         progress_at = time.monotonic()
         records = [
-            Record(partition, m.offset, m.key, m.value or b"") for m in msgs if m.offset < end
+            Record(partition, m.offset, m.key, m.value or b"", m.timestamp)
+            for m in msgs
+            if m.offset < end
         ]
         if records:
             yield records

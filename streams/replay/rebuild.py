@@ -183,7 +183,7 @@ async def fold_partition(
     async for records in iter_range(reader, topic, partition, None, end):
         for r in records:
             # Gaps are records removed by retention: they do not exist for anyone.
-            m = live.process(r.key, r.value, topic, r.offset, allow_gap=True)
+            m = live.process(r.key, r.value, topic, r.offset, True, r.timestamp)
             if m.skipped:
                 break
             result.messages += 1

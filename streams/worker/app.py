@@ -181,7 +181,8 @@ class FoldWorker:
             if msg.offset > live.expected:
                 await self.restorer.fill_gap(live, msg.topic, msg.offset, self._handle)
             self._ack_skipped(msg.topic, p, msg.offset)
-            await self._handle(live, msg.key, msg.value, msg.topic, msg.offset)
+            timestamp_ms = round(msg.timestamp * 1000) if msg.timestamp is not None else None
+            await self._handle(live, msg.key, msg.value, msg.topic, msg.offset, timestamp_ms)
 
     def _ack_skipped(self, topic: str, partition: int, offset: int) -> None:
         """Acknowledge offsets Faust jumped over before `offset` (all are folded by now:
@@ -196,7 +197,13 @@ class FoldWorker:
         self._delivered[partition] = offset + 1
 
     async def _handle(
-        self, live: LivePartition, key: bytes | None, value: bytes, topic: str, offset: int
+        self,
+        live: LivePartition,
+        key: bytes | None,
+        value: bytes,
+        topic: str,
+        offset: int,
+        timestamp_ms: int | None,
     ) -> None:
         """Fold one message and send its outputs. Gaps in offsets are accepted here:
         the agent repairs them first, and the gap repair's own input has none."""
@@ -204,7 +211,7 @@ class FoldWorker:
         flusher = self.flusher
         flusher.in_message = True
         try:
-            result = live.process(key, value, topic, offset, allow_gap=True)
+            result = live.process(key, value, topic, offset, True, timestamp_ms)
             if result.skipped:
                 counters["skipped_applied"] += 1
                 return

@@ -31,8 +31,8 @@ from streams.kafka.topicio import end_offsets, fetch_range, iter_range
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
 
-# Folds one fetched input record: (live, key, value, topic, offset).
-Refold = Callable[[LivePartition, bytes | None, bytes, str, int], Awaitable[None]]
+# Folds one fetched input record: (live, key, value, topic, offset, timestamp ms).
+Refold = Callable[[LivePartition, bytes | None, bytes, str, int, int | None], Awaitable[None]]
 
 
 def is_state_key(key: bytes | None) -> bool:
@@ -145,4 +145,4 @@ class Restorer:
             upto - 1,
         )
         for record in await fetch_range(await self.reader(), topic, live.partition, start, upto):
-            await refold(live, record.key, record.value, topic, record.offset)
+            await refold(live, record.key, record.value, topic, record.offset, record.timestamp)

@@ -3,11 +3,13 @@ pinned at its root (the fold), and through the drivers where a dead letter resul
 
 from __future__ import annotations
 
+import orjson
+
 from processors.config import FoldConfig
 from schemas.codec import encode_event
 from schemas.outputs import DEADLETTER, HEALING, STAGNATION
 from streams.folding import LivePartition, OfflineFold
-from tests.factory import Agent, fold_all, tick, values
+from tests.factory import Agent, at, fold_all, tick, values
 
 
 def _attempt(subject: str, minutes: float) -> bytes:
@@ -107,3 +109,48 @@ def test_the_run_count_of_a_reused_id_survives_a_restore() -> None:
     assert run.id == "run:exec-r#2:started"
     back = restore(0, [*table.items(), *again.flush()]).state.execs["exec-r"]
     assert (back.incarnation, back.born_ms) == (2, live.fold.state.meta.stream_ms)
+
+
+def _future(agent: Agent) -> bytes:
+    """One event of `agent` stamped in 2099."""
+    from schemas.timefmt import parse_rfc3339_ms
+
+    event = agent.metric(0, "impressions", 1)
+    raw = orjson.loads(encode_event(event))
+    raw["time"] = "2099-01-01T00:00:00Z"
+    assert parse_rfc3339_ms(raw["time"]) > at(10**6)
+    return orjson.dumps(raw)
+
+
+def test_one_clock_far_ahead_cannot_move_the_partitions_time() -> None:
+    """exec-bad's single event stamped in 2099, in a message sent now: dead-lettered as
+    clock_skew; stream time, and every other execution's windows, stay where they were."""
+    good, bad = Agent("exec-good"), Agent("exec-bad", source="agent-2")
+    live = LivePartition(FoldConfig(), 0)
+    now = at(5)
+    for offset, ev in enumerate([good.start(0), *good.pair(1, 10, 1), bad.start(2)]):
+        live.process(ev.subject.encode(), encode_event(ev), "t", offset, timestamp_ms=now)
+    before = live.fold.state.meta.stream_ms
+    result = live.process(b"exec-bad", _future(bad), "t", 4, timestamp_ms=now)
+    (letter,) = values(result.outputs, DEADLETTER)
+    assert (letter.reason, letter.id) == ("clock_skew", "dl:t/0/4#e0")
+    assert "max_future_skew_s" in letter.error and result.outputs == [result.outputs[0]]
+    assert live.fold.state.meta.stream_ms == before
+    assert set(live.fold.state.execs["exec-good"].windows) == {at(0)}  # still open
+    # An event a little ahead of its message (a clock within the skew) is folded.
+    ok = live.process(b"exec-good", encode_event(good.metric(9, "impressions", 20)), "t", 5,
+                      timestamp_ms=now)  # fmt: skip
+    assert ok.rejected == {} and live.fold.state.meta.stream_ms == at(9)
+
+
+def test_without_message_timestamps_one_event_cannot_jump_stream_time_past_the_limit() -> None:
+    good, bad = Agent("exec-good"), Agent("exec-bad", source="agent-2")
+    offline = OfflineFold(FoldConfig(), 1)
+    lines = [encode_event(e) for e in [good.start(0), bad.start(1)]] + [_future(bad)]
+    out = [e.record for e in offline.feed_lines(lines)]
+    (letter,) = values(out, DEADLETTER)
+    assert letter.reason == "clock_skew" and "max_time_jump_s" in letter.error
+    assert offline.folds[0].state.meta.stream_ms == at(1)
+    # The first event of a log sets the clock, whatever its time.
+    first = OfflineFold(FoldConfig(), 1)
+    assert [e.record.topic for e in first.feed_lines([_future(Agent("exec-x"))])] == []
