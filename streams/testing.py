@@ -6,9 +6,10 @@ observations — the mix the fold sees in production, at any size.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -129,3 +130,102 @@ def iter_batched(lines: Iterable[bytes], max_events: int) -> Iterator[bytes]:
             del pending[subject]
     for group in pending.values():
         yield b"[" + b",".join(group) + b"]"
+
+
+# ─── hostile input ───────────────────────────────────────────────────────────────────
+
+HOSTILE_PREFIX = "evil-"
+PAST = parse_rfc3339_ms("2026-11-01T00:00:00Z")  # behind any clock a test runs on
+
+
+class Hostile(NamedTuple):
+    """One message a hostile or broken producer sends, and what must become of it:
+    a dead-letter reason, or "folded" (it is valid; the fold applies or ignores it)."""
+
+    key: bytes | None
+    value: bytes
+    expect: str
+
+
+def hostile(n_messages: int, seed: int = 13) -> list[Hostile]:
+    """`n_messages` messages of every kind of trouble, for executions named `evil-*`:
+    malformed bytes, schema violations (time, seq, numbers beyond 64 bits, unknown
+    types), keys that are not the subject, clocks decades ahead, attempts for unknown
+    executions, and valid events at the edge — stamped in the past, so that they move
+    no one's clock — with reused ids and seqs, restarted runs, huge and deep payloads."""
+    rng = random.Random(seed)
+    out: list[Hostile] = []
+    seqs: dict[str, int] = {}
+
+    def event(subject: str, kind: str, data: dict[str, Any], **over: Any) -> dict[str, Any]:
+        seq = seqs.get(subject, 0) + 1
+        seqs[subject] = seq
+        doc = envelope(
+            kind, id=f"{subject}-{seq}", source="evil-agent", time_ms=PAST + seq * 1000,
+            subject=subject, seq=seq, data=data,
+        )  # fmt: skip
+        doc.update(over)
+        return doc
+
+    while len(out) < n_messages:
+        i = rng.randrange(10**6)
+        subject = f"{HOSTILE_PREFIX}{i % 97}"
+        key = subject.encode()
+        roll = rng.randrange(14)
+        if roll == 0:
+            out.append(Hostile(key, rng.randbytes(rng.randrange(1, 64)), "invalid_json"))
+        elif roll == 1:
+            text = orjson.dumps(event(subject, "metric", {"name": "m", "value": 1}))
+            out.append(Hostile(key, text[: rng.randrange(1, len(text) - 1)], "invalid_json"))
+        elif roll == 2:
+            doc = event(subject, "metric", {"name": "m", "value": 1}, time="yesterday")
+            out.append(Hostile(key, orjson.dumps(doc), "schema_violation"))
+        elif roll == 3:
+            data = {"decision_id": "dec_0", "success": True, "tokens_used": 2**64 - 1}
+            out.append(
+                Hostile(key, orjson.dumps(event(subject, "outcome", data)), "schema_violation")
+            )
+        elif roll == 4:
+            doc = event(subject, "metric", {"name": "m", "value": 1}, type="agentfold.telepathy")
+            out.append(Hostile(key, orjson.dumps(doc), "unknown_type"))
+        elif roll == 5:
+            doc = event(subject, "metric", {"name": "m", "value": 1})
+            out.append(Hostile(b"someone-else", orjson.dumps(doc), "key_mismatch"))
+        elif roll == 6:
+            doc = event(subject, "metric", {"name": "m", "value": 1}, time="2099-01-01T00:00:00Z")
+            out.append(Hostile(key, orjson.dumps(doc), "clock_skew"))
+        elif roll == 7:
+            orphan = f"{HOSTILE_PREFIX}orphan-{i}"
+            data = {"idempotency_key": "sheal_" + "0" * 32, "attempt": 1, "outcome": "success",
+                    "elapsed_s": 0.1}  # fmt: skip
+            doc = event(orphan, "healing_attempt", data)
+            out.append(Hostile(orphan.encode(), orjson.dumps(doc), "unknown_execution"))
+        elif roll == 8:  # valid: a run, with a payload at the edge of the numbers
+            data = {
+                "goal_id": "g",
+                "input_data": {"big": 10**30, "max": 2**64 - 1, "neg": -(2**63)},
+            }
+            text = json.dumps(event(subject, "run_started", data))  # writes any integer
+            out.append(Hostile(key, text.encode(), "folded"))
+        elif roll == 9:  # valid: an id reused (a resend of the first event)
+            doc = event(subject, "metric", {"name": "impressions", "value": 5.0})
+            doc["id"], doc["seq"] = f"{subject}-1", None
+            out.append(Hostile(key, orjson.dumps(doc), "folded"))
+        elif roll == 10:  # valid: a seq reused with other content
+            doc = event(subject, "metric", {"name": "engagements", "value": float(i)})
+            doc["seq"] = max(1, doc["seq"] - 1)
+            out.append(Hostile(key, orjson.dumps(doc), "folded"))
+        elif roll == 11:  # valid: a large, deep payload
+            deep: Any = 1
+            for _ in range(100):
+                deep = {"d": deep}
+            data = {"goal_id": "g" * 5000, "input_data": {"blob": "é" * 4000, "deep": deep}}
+            out.append(Hostile(key, orjson.dumps(event(subject, "run_started", data)), "folded"))
+        elif roll == 12:  # valid: a decision with extreme numbers in its context
+            data = {"decision_id": f"dec_{i}", "intent": "i", "chosen_option_id": "a",
+                    "input_context": {"x": 1e308, "y": -0.0, "z": 5e-324}}  # fmt: skip
+            out.append(Hostile(key, orjson.dumps(event(subject, "decision", data)), "folded"))
+        else:  # valid: the run ends (and may start again later)
+            doc = event(subject, "run_ended", {"success": rng.random() < 0.5})
+            out.append(Hostile(key, orjson.dumps(doc), "folded"))
+    return out
