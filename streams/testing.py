@@ -205,8 +205,8 @@ def hostile(n_messages: int, seed: int = 13) -> list[Hostile]:
                 "goal_id": "g",
                 "input_data": {"big": 10**30, "max": 2**64 - 1, "neg": -(2**63)},
             }
-            text = json.dumps(event(subject, "run_started", data))  # writes any integer
-            out.append(Hostile(key, text.encode(), "folded"))
+            written = json.dumps(event(subject, "run_started", data))  # writes any integer
+            out.append(Hostile(key, written.encode(), "folded"))
         elif roll == 9:  # valid: an id reused (a resend of the first event)
             doc = event(subject, "metric", {"name": "impressions", "value": 5.0})
             doc["id"], doc["seq"] = f"{subject}-1", None
