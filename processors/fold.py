@@ -47,6 +47,7 @@ from schemas.records import (
 from schemas.timefmt import format_ms
 
 Out = list[OutputRecord]
+NO_LIMIT: Final = -1  # PartitionFold.limit_ms when the message has no timestamp
 WINDOW_BYTES: Final = 320  # an empty window and its timer, encoded
 E = TypeVar("E")
 Handler = Callable[["PartitionFold", ExecState, E, WindowAcc | None, Out], None]
@@ -93,15 +94,16 @@ class PartitionFold:
         self._skew = cfg.max_future_skew_s * 1000
         self._jump = cfg.max_time_jump_s * 1000
         # The latest event time the message being folded may carry: its Kafka timestamp
-        # plus the allowed skew (`set_message_time`); None: no timestamp (a log file).
-        self.limit_ms: int | None = None
+        # plus the allowed skew (`set_message_time`); NO_LIMIT: no timestamp (a log
+        # file). A plain int, not Optional: it is compared on the hot path.
+        self.limit_ms: int = NO_LIMIT
 
     def set_message_time(self, timestamp_ms: int | None) -> None:
         """The Kafka timestamp of the message whose events come next (None or negative:
         unknown). Events stamped later than it by more than max_future_skew_s are
         refused (clock_skew): a producer's wrong clock must not move stream time."""
         self.limit_ms = (
-            None if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms + self._skew
+            NO_LIMIT if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms + self._skew
         )
 
     # ─── entry point ───────────────────────────────────────────────────────────────
@@ -124,7 +126,7 @@ class PartitionFold:
         t = ev.time
         if t > meta.stream_ms:
             limit = self.limit_ms
-            if limit is None:  # no message timestamp: the jump from stream time is bounded
+            if limit == NO_LIMIT:  # no message timestamp: the jump from stream time is bounded
                 limit = meta.stream_ms + self._jump if meta.stream_ms != NO_TIME else t
             if t > limit:
                 self.refused.append((ev, "clock_skew", self._skew_error(t, limit)))
@@ -191,7 +193,7 @@ class PartitionFold:
             self._maybe_release(ex)
 
     def _skew_error(self, t: int, limit: int) -> str:
-        if self.limit_ms is not None:
+        if self.limit_ms != NO_LIMIT:
             return (
                 f"event time {format_ms(t)} is more than max_future_skew_s "
                 f"({self._skew // 1000} s) past its message's timestamp "

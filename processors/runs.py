@@ -108,8 +108,10 @@ def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: FoldConfi
         _note_unsuccessful(run, index, intent)
     # Sums saturate at the largest signed 64-bit integer: every number the fold emits
     # must encode as JSON the way every reader parses it.
-    run.tokens = min(run.tokens + data.tokens_used, INT64_MAX)
-    run.latency_ms = min(run.latency_ms + data.latency_ms, INT64_MAX)
+    tokens = run.tokens + data.tokens_used
+    run.tokens = tokens if tokens <= INT64_MAX else INT64_MAX
+    latency = run.latency_ms + data.latency_ms
+    run.latency_ms = latency if latency <= INT64_MAX else INT64_MAX
     if acc is not None:
         if run.streak > acc.max_streak:
             acc.max_streak = run.streak
