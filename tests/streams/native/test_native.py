@@ -14,7 +14,7 @@ import pytest
 
 from streams.native import status
 from streams.native.activate import STAMP, native_dir
-from streams.testing import generate
+from streams.testing import generate, hostile
 
 ROOT = Path(__file__).resolve().parents[3]
 FLEET = ROOT / "examples" / "fleet.jsonl"
@@ -75,6 +75,20 @@ def test_compiled_fold_equals_pure_fold_with_tight_caps(tmp_path: Path) -> None:
     for topic in (b'"agentfold.healing"', b'"agentfold.attribution"', b'"agentfold.stagnation"'):
         assert topic in native  # the paths that matter were exercised
     assert b'"reason":"state_bytes"' in native
+
+
+@needs_native
+def test_compiled_fold_equals_pure_fold_on_hostile_input(tmp_path: Path) -> None:
+    """Malformed bytes and valid events at every edge (streams.testing.hostile), among
+    a healthy fleet: the compiled decoder and fold refuse and accept exactly what the
+    pure ones do, and fold it to the same bytes."""
+    log = tmp_path / "hostile.jsonl"
+    lines = [m.value.replace(b"\n", b" ") for m in hostile(3_000, seed=41)]
+    log.write_bytes(b"\n".join([*generate(3_000, 30, seed=2), *lines]) + b"\n")
+    native = fold(log, native=True)
+    assert native == fold(log, native=False)
+    for reason in (b"clock_skew", b"unknown_execution", b"schema_violation", b"invalid_json"):
+        assert b'"reason":"' + reason + b'"' in native
 
 
 def status_with(native_dir: Path) -> str:
