@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 # Why input went to the dead-letter topic. The first five are the decoder's (the bytes
-# are not a valid event); the last three the fold's, for valid events it refuses:
-# unknown_execution (a healing attempt for an execution with no run), clock_skew (an
-# event stamped too far ahead of the partition's clock), fold_error (folding it raised;
-# the execution's state is as if it never arrived).
+# are not a valid event); the last two the fold's, for valid events it refuses:
+# unknown_execution (a healing attempt for an execution with no run) and clock_skew (an
+# event stamped too far ahead of its message's timestamp, docs/guarantees.md).
 RejectReason = Literal[
     "invalid_json",
     "schema_violation",
@@ -17,18 +16,8 @@ RejectReason = Literal[
     "key_mismatch",
     "unknown_execution",
     "clock_skew",
-    "fold_error",
 ]
-REJECT_REASONS: tuple[RejectReason, ...] = (
-    "invalid_json",
-    "schema_violation",
-    "unknown_type",
-    "oversize",
-    "key_mismatch",
-    "unknown_execution",
-    "clock_skew",
-    "fold_error",
-)
+REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 
 class AgentfoldError(Exception):

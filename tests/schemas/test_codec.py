@@ -119,7 +119,6 @@ def test_every_reason_is_known() -> None:
         "key_mismatch",
         "unknown_execution",
         "clock_skew",
-        "fold_error",
     }
 
 
