@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and the Kafka client's own logs"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -68,9 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from streams.native import activate
 
     activate()  # before any command imports the fold
+    if not args.debug:
+        # The Kafka client logs every failed connection attempt; the error we raise says
+        # what went wrong once, with what to try (--debug shows both).
+        for name in ("aiokafka", "kafka"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return int(args.run(args))
     except AgentfoldError as exc:
+        if args.debug:
+            raise
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

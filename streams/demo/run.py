@@ -172,7 +172,7 @@ async def _watch_outputs(
     broker: str, prefix: str, partitions: int, view: DemoView, stop: asyncio.Event
 ) -> None:
     consumer = clients.consumer(broker, auto_offset_reset="earliest")
-    await consumer.start()
+    await clients.start(consumer, broker)
     try:
         tps = [
             TopicPartition(topic_name(prefix, topic), p)
@@ -209,7 +209,7 @@ async def _wait_for_worker(
 
 async def _produce_bad_input(broker: str, prefix: str) -> None:
     producer = clients.producer(broker)
-    await producer.start()
+    await clients.start(producer, broker)
     try:
         for key, value in BAD_INPUT:
             await producer.send_and_wait(topic_name(prefix, TELEMETRY), value, key=key)

@@ -163,8 +163,12 @@ class Executor:
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
         producer = clients.producer(s.broker)
-        await consumer.start()
-        await producer.start()
+        await clients.start(consumer, s.broker)
+        try:
+            await clients.start(producer, s.broker)
+        except clients.BrokerUnreachable:
+            await consumer.stop()
+            raise
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=100)

@@ -8,6 +8,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
+
+from schemas.errors import AgentfoldError
+
+
+class BrokerUnreachable(AgentfoldError):
+    """No Kafka broker answered at the address given. Check `--broker HOST:PORT` (or
+    AGENTFOLD_BROKER); `agentfold broker` starts an embedded one for trying things out."""
 
 
 def consumer(bootstrap: str, *topics: str, **settings: Any) -> AIOKafkaConsumer:
@@ -23,3 +31,17 @@ def producer(bootstrap: str, **settings: Any) -> AIOKafkaProducer:
 
 def admin(bootstrap: str, **settings: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **settings)
+
+
+async def start(client: Any, bootstrap: str) -> None:
+    """Start a client built here; when no broker answers, close it again (no "Unclosed"
+    warning at exit) and raise BrokerUnreachable with what to try."""
+    try:
+        await client.start()
+    except KafkaConnectionError:
+        close = getattr(client, "stop", None) or client.close
+        await close()
+        raise BrokerUnreachable(
+            f"no Kafka broker answers at {bootstrap}: pass --broker HOST:PORT or set "
+            "AGENTFOLD_BROKER (`agentfold broker` starts an embedded one)"
+        ) from None

@@ -33,7 +33,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     watermark, and fetching at the under-reported offset is always in range.
     """
     consumer = clients.consumer(bootstrap, fetch_max_wait_ms=50)
-    await consumer.start()
+    await clients.start(consumer, bootstrap)
     try:
         parts = consumer.partitions_for_topic(topic)
         if parts is None:
@@ -74,7 +74,7 @@ async def read_topic(
     if not todo:
         return out
     consumer = clients.consumer(bootstrap, max_partition_fetch_bytes=4 << 20)
-    await consumer.start()
+    await clients.start(consumer, bootstrap)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(todo)]
         consumer.assign(tps)
@@ -113,7 +113,7 @@ async def committed_offsets(
     # joining (so it triggers no rebalance); the admin API's response does not decode
     # against every broker.
     consumer = clients.consumer(bootstrap, group_id=group)
-    await consumer.start()
+    await clients.start(consumer, bootstrap)
     try:
         return {p: (await consumer.committed(TopicPartition(topic, p))) or 0 for p in partitions}
     finally:
@@ -167,7 +167,7 @@ async def produce_lines(
     """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick without
     a partition goes to every partition; unparseable lines go unkeyed to partition 0."""
     producer = clients.producer(bootstrap, linger_ms=linger_ms, max_request_size=4 << 20)
-    await producer.start()
+    await clients.start(producer, bootstrap)
     sent = 0
     try:
         for line in lines:

@@ -60,7 +60,7 @@ async def create_topics(
     """Create the missing topics (or those of them named in `only`, by logical name);
     returns the names created now."""
     admin = clients.admin(bootstrap)
-    await admin.start()
+    await clients.start(admin, bootstrap)
     try:
         existing = set(await admin.list_topics())
         wanted = [
@@ -83,7 +83,7 @@ async def create_topics(
 async def list_topics(bootstrap: str, prefix: str) -> dict[str, int]:
     """agentfold topics present on the broker, with their partition counts."""
     admin = clients.admin(bootstrap)
-    await admin.start()
+    await clients.start(admin, bootstrap)
     try:
         names = sorted(t for t in await admin.list_topics() if t.startswith(prefix + "."))
         described = await admin.describe_topics(names) if names else []

@@ -43,7 +43,7 @@ from schemas.outputs import DEADLETTER, TELEMETRY, OutputRecord
 from schemas.records import Event
 from streams.folding.offline import Emitted, render
 from streams.folding.partition import LivePartition
-from streams.kafka.clients import consumer
+from streams.kafka import clients
 from streams.kafka.partitioner import partition_for
 from streams.kafka.topicio import end_offsets, iter_range
 from streams.kafka.topics import topic_name
@@ -211,10 +211,10 @@ async def _fold_partitions(
     progress: ProgressFn,
     on_event: Callable[[Event], None] | None = None,
 ) -> list[PartitionResult]:
-    reader = consumer(
+    reader = clients.consumer(
         request.bootstrap, max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20
     )
-    await reader.start()
+    await clients.start(reader, request.bootstrap)
     try:
         results = []
         for partition, end in work:

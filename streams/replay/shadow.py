@@ -55,7 +55,7 @@ async def publish_shadow(
     await check_shadow_prefix(bootstrap, live_prefix, shadow_prefix)
     await create_topics(bootstrap, shadow_prefix, partitions, only=OUTPUT_TOPICS)
     producer = clients.producer(bootstrap, linger_ms=10, max_request_size=4 << 20)
-    await producer.start()
+    await clients.start(producer, bootstrap)
     counts: dict[str, int] = {}
     try:
         for p, record in records:

@@ -98,7 +98,7 @@ async def tail(
         raise InputError(f"topic {topic} not found on {bootstrap} (check the name and --prefix)")
     colour = out.isatty() and not as_json
     consumer = clients.consumer(bootstrap)
-    await consumer.start()
+    await clients.start(consumer, bootstrap)
     shown = 0
     try:
         tps = [TopicPartition(topic, p) for p in sorted(ends)]

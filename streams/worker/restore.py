@@ -63,7 +63,7 @@ class Restorer:
         """A consumer without a group, for reading ranges: skipped input, changelogs."""
         if self._reader is None:
             self._reader = clients.consumer(self.broker, max_partition_fetch_bytes=4 * MiB)
-            await self._reader.start()
+            await clients.start(self._reader, self.broker)
         return self._reader
 
     async def stop(self) -> None:
