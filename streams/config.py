@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from processors.config import FoldConfig
 from schemas.errors import ConfigError
@@ -109,6 +116,16 @@ class WorkerSettings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="log level (Faust's own logs stay at WARNING unless debug)"
     )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_is_host_port(cls, value: str | None) -> str | None:
+        from streams.kafka.clients import bootstrap_problem
+
+        problem = bootstrap_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> WorkerSettings:
@@ -209,7 +226,8 @@ def _validate(model: type[M], layers: _Layers, what: str) -> M:
                 continue
             name = ".".join(str(p) for p in loc)
             where = layers.origin.get(str(loc[0]), DEFAULT)
-            problems.append(f"  {name} (from {where}): {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"  {name} (from {where}): {message}")
         raise ConfigError(f"invalid {what}:\n" + "\n".join(problems)) from None
 
 

@@ -112,7 +112,44 @@ def need_broker(args: argparse.Namespace) -> str:
             f"no broker: pass --broker HOST:PORT or set {BROKER_ENV} "
             "(`agentfold broker` starts an embedded one)"
         )
-    return str(args.broker)
+    return check_broker(str(args.broker))
+
+
+def check_broker(address: str) -> str:
+    """A bootstrap list of HOST:PORT entries, or InputError saying which entry is not."""
+    from streams.kafka.clients import bootstrap_problem
+
+    problem = bootstrap_problem(address)
+    if problem is not None:
+        raise InputError(problem)
+    return address
+
+
+KNOWN_ENV = {
+    BROKER_ENV,
+    PREFIX_ENV,
+    PARTITIONS_ENV,
+    "AGENTFOLD_NATIVE",
+    "AGENTFOLD_NATIVE_DIR",
+}
+
+
+def unknown_env(env: dict[str, str]) -> list[str]:
+    """Warnings for AGENTFOLD_* variables no setting reads (a typo is silently ignored
+    otherwise), each with the nearest known name."""
+    import difflib
+
+    from streams.config import WorkerSettings
+
+    known = KNOWN_ENV | {
+        env_name(f) for f in (*FoldConfig.model_fields, *WorkerSettings.model_fields)
+    }
+    warnings = []
+    for name in sorted(k for k in env if k.startswith("AGENTFOLD_") and k not in known):
+        near = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        warnings.append(f"agentfold: warning: {name} is not a setting and is ignored{hint}")
+    return warnings
 
 
 def fold_config(args: argparse.Namespace, doc: dict[str, Any] | None = None) -> FoldConfig:

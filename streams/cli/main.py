@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from streams.cli import (
     topics,
     worker,
 )
+from streams.cli.common import unknown_env
 
 # In the order `agentfold --help` lists them.
 COMMANDS = (
@@ -61,14 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks and the Kafka client's own logs"
     )
+    parser.add_argument("--version", action="version", version=f"agentfold {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("agentfold")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for warning in unknown_env(dict(os.environ)):
+        print(warning, file=sys.stderr)
     from streams.native import activate
 
     activate()  # before any command imports the fold

@@ -18,6 +18,18 @@ class BrokerUnreachable(AgentfoldError):
     AGENTFOLD_BROKER); `agentfold broker` starts an embedded one for trying things out."""
 
 
+def bootstrap_problem(address: str) -> str | None:
+    """What is wrong with a bootstrap list ("host:port,host:port"), or None."""
+    for entry in address.split(","):
+        host, sep, port = entry.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            return (
+                f"broker address {entry.strip()!r} is not a host and a port number "
+                "(e.g. localhost:9092; several: a:9092,b:9092)"
+            )
+    return None
+
+
 def consumer(bootstrap: str, *topics: str, **settings: Any) -> AIOKafkaConsumer:
     """A consumer; without `group_id` it has no group (reads ranges it is assigned).
     Offsets are committed only explicitly unless `enable_auto_commit` says otherwise."""

@@ -46,3 +46,43 @@ def test_an_unreachable_broker_is_one_actionable_line(command: list[str]) -> Non
         f"agentfold: error: no Kafka broker answers at {broker}: pass --broker HOST:PORT or "
         "set AGENTFOLD_BROKER (`agentfold broker` starts an embedded one)"
     ]
+
+
+@pytest.mark.parametrize("command", [["executor"], ["worker"], ["topics", "list"]])
+def test_a_broker_address_that_is_not_host_port_says_so(command: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", *command, "--broker", "HOST:PORT"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "'HOST:PORT' is not a host and a port number (e.g. localhost:9092" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_agentfold_variable_is_warned_about_with_the_nearest_name() -> None:
+    import os
+
+    env = {**os.environ, "AGENTFOLD_WINDW_S": "600"}
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert (
+        "agentfold: warning: AGENTFOLD_WINDW_S is not a setting and is ignored; "
+        "did you mean AGENTFOLD_WINDOW_S?"
+    ) in done.stderr
+
+
+def test_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("agentfold ")
