@@ -7,6 +7,7 @@ from streams.kafka.broker import BrokerUnavailable, EmbeddedBroker
 from streams.kafka.partitioner import partition_for
 from streams.kafka.topicio import (
     Record,
+    committed_offsets,
     end_offsets,
     fetch_range,
     group_positions,
@@ -24,6 +25,7 @@ __all__ = [
     "Record",
     "TopicSpec",
     "clients",
+    "committed_offsets",
     "create_topics",
     "end_offsets",
     "fetch_range",

@@ -1,0 +1,76 @@
+"""`agentfold status`: how far the worker group has folded the telemetry topic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from streams.cli.common import add_broker_flags, need_broker
+from streams.config import WorkerSettings
+
+if TYPE_CHECKING:
+    from streams.cli.common import Subparsers
+
+DEFAULT_GROUP = str(WorkerSettings.model_fields["app_id"].default)
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "status",
+        help="per partition: what the worker group has committed, the end, the lag",
+        description="Per partition of <prefix>.telemetry: the worker group's committed "
+        "offset, the partition's end and the lag. Exit 0 when the group has caught up, 1 "
+        "when it has not; --wait blocks until it has folded everything the log held when "
+        "asked (or --timeout passes).",
+    )
+    add_broker_flags(p)
+    p.add_argument(
+        "--group",
+        default=os.environ.get("AGENTFOLD_APP_ID", DEFAULT_GROUP),
+        help=f"the worker's consumer group, its --app-id (default: $AGENTFOLD_APP_ID or "
+        f"{DEFAULT_GROUP})",
+    )
+    p.add_argument("--wait", action="store_true", help="wait until the group has caught up")
+    p.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="with --wait (default 120)"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from schemas.errors import InputError
+    from streams.kafka import committed_offsets, end_offsets, topic_name
+
+    broker = need_broker(args)
+    topic = topic_name(args.prefix, "telemetry")
+
+    async def lags() -> dict[int, tuple[int, int]]:
+        ends = await end_offsets(broker, topic)
+        if not ends:
+            raise InputError(f"topic {topic} not found on {broker} (check --prefix)")
+        done = await committed_offsets(broker, args.group, topic, sorted(ends))
+        return {p: (done[p], end) for p, end in ends.items()}
+
+    # --wait: caught up with the log as it was when asked. (An idle worker keeps
+    # appending clock ticks, so the end itself may never hold still long enough.)
+    deadline = time.monotonic() + args.timeout
+    rows = asyncio.run(lags())
+    targets = {p: end for p, (_, end) in rows.items()}
+    while True:
+        behind = sum(max(0, targets[p] - done) for p, (done, _) in rows.items())
+        if behind == 0 or not args.wait or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+        rows = asyncio.run(lags())
+    print(f"{'PARTITION':>9} {'COMMITTED':>12} {'END':>12} {'LAG':>10}")
+    for p, (done, end) in sorted(rows.items()):
+        print(f"{p:>9} {done:>12,} {end:>12,} {max(0, end - done):>10,}")
+    verdict = "caught up" if behind == 0 else f"{behind:,} message(s) behind"
+    if args.wait and behind:
+        verdict += f" after waiting {args.timeout:g} s"
+    print(f"group {args.group} on {topic}: {verdict}", file=sys.stderr)
+    return 0 if behind == 0 else 1

@@ -1,0 +1,29 @@
+"""`agentfold status`: the worker group's position per partition; exit 0 once caught up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streams.cli import main
+from streams.kafka import create_topics, produce_lines
+from tests.streams.livelog import FLEET, PARTITIONS, LiveLog, lines_of, namespace
+
+
+@pytest.mark.broker
+def test_status_says_caught_up_or_how_far_behind(
+    broker: str, fleet_ns: LiveLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--broker", broker, "--prefix", fleet_ns.ns, "--group", fleet_ns.ns]
+    assert main(["status", *base]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 + PARTITIONS and "caught up" in err
+
+    ns = namespace()  # produced, never folded
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines_of(FLEET), PARTITIONS))
+    idle = ["--broker", broker, "--prefix", ns, "--group", ns]
+    assert main(["status", *idle]) == 1
+    assert "message(s) behind" in capsys.readouterr().err
+    assert main(["status", *idle, "--wait", "--timeout", "1"]) == 1
