@@ -6,12 +6,13 @@ Importing it loads neither Faust nor the fold.
 """
 
 from streams.sdk.batcher import Batcher, Message
-from streams.sdk.recorder import AsyncRecorder, Recorder
+from streams.sdk.recorder import AsyncRecorder, DeliveryReport, Recorder
 from streams.sdk.run import RecorderError, Run, current_traceparent
 
 __all__ = [
     "AsyncRecorder",
     "Batcher",
+    "DeliveryReport",
     "Message",
     "Recorder",
     "RecorderError",

@@ -46,6 +46,8 @@ class Batcher:
         self._lock = threading.Lock()
         self.buffered = 0  # events in open batches and undelivered messages
         self.dropped = 0
+        self.recorded = 0  # events accepted into the buffer
+        self.delivered_events = 0
 
     def add(self, key: str, event: bytes, now: float) -> bool:
         """Buffer one encoded event; False when it was dropped (buffer full)."""
@@ -64,6 +66,7 @@ class Batcher:
             batch.events.append(event)
             batch.size += len(event) + (1 if len(batch.events) > 1 else 0)
             self.buffered += 1
+            self.recorded += 1
             if len(batch.events) >= self.max_events:
                 self._close(key, batch)
             return True
@@ -93,6 +96,7 @@ class Batcher:
     def delivered(self, message: Message) -> None:
         with self._lock:
             self.buffered -= message.events
+            self.delivered_events += message.events
 
     def requeue(self, messages: list[Message]) -> None:
         """Put undelivered messages back at the front, in their order."""

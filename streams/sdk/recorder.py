@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -197,6 +198,20 @@ class _Core:
             await asyncio.sleep(0.005)
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What became of the events recorded so far."""
+
+    recorded: int  # accepted by the SDK
+    delivered: int  # acknowledged by the broker
+    dropped: int  # refused: the buffer was full while the broker was unreachable
+    pending: int  # recorded, not delivered yet
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0 and self.dropped == 0
+
+
 class _RecorderBase:
     """Settings and the run API both recorders share (defaults: docs/events.md's batching)."""
 
@@ -245,6 +260,26 @@ class _RecorderBase:
         """Events dropped because the buffer was full while the broker was unreachable."""
         return self._core.batcher.dropped
 
+    def delivery_report(self) -> DeliveryReport:
+        b = self._core.batcher
+        return DeliveryReport(b.recorded, b.delivered_events, b.dropped, b.buffered)
+
+    def _report_loss(self) -> None:
+        """At close: say once what was not delivered (strict: raise)."""
+        report = self.delivery_report()
+        if report.complete:
+            return
+        core = self._core
+        error = f" (last error: {core.last_error})" if core.last_error else ""
+        message = (
+            f"agentfold: {report.pending} of {report.recorded} event(s) were not delivered "
+            f"to {core.broker} and {report.dropped} were dropped{error}: is the broker "
+            "reachable and the topic created (`agentfold topics create`)?"
+        )
+        if core.strict:
+            raise RecorderError(message)
+        log.warning("%s", message)
+
 
 class AsyncRecorder(_RecorderBase):
     """The SDK for asyncio agents. Use `async with AsyncRecorder(...) as rec:`."""
@@ -262,11 +297,13 @@ class AsyncRecorder(_RecorderBase):
         return await self._core.flush(timeout_s)
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Deliver what is buffered (up to `timeout_s`), then stop."""
+        """Deliver what is buffered (up to `timeout_s`), then stop; a warning (strict:
+        RecorderError) says how many events were not delivered."""
         await self._core.flush(timeout_s)
         self._stop.set()
         if self._task is not None:
             await self._task
+        self._report_loss()
 
     async def __aenter__(self) -> AsyncRecorder:
         return await self.start()
@@ -296,11 +333,14 @@ class Recorder(_RecorderBase):
         return future.result()
 
     def close(self, timeout_s: float = 10.0) -> None:
+        """Deliver what is buffered (up to `timeout_s`), then stop; a warning (strict:
+        RecorderError) says how many events were not delivered."""
         if not self._thread.is_alive():
             return
         self.flush(timeout_s)
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=timeout_s + 5)
+        self._report_loss()
 
     def __enter__(self) -> Recorder:
         return self

@@ -102,3 +102,33 @@ def test_overflow_while_the_broker_is_down_is_dropped_and_counted() -> None:
         assert rec.dropped == 92 - 50
     finally:
         rec.close(timeout_s=0.5)
+
+
+def test_events_not_delivered_are_reported_at_close(caplog: pytest.LogCaptureFixture) -> None:
+    """The broker is down for good: close says how many events were lost (strict:
+    raises); the delivery report counts them."""
+    from streams.sdk import RecorderError
+
+    closed = f"127.0.0.1:{free_port()}"
+    rec = Recorder(closed, agent_id="a", retry_s=0.05)
+    run = rec.start_run("g", execution_id="exec-lost")
+    run.metric("impressions", 1)
+    run.end_run(success=True)
+    with caplog.at_level("WARNING", logger="agentfold.sdk"):
+        rec.close(timeout_s=0.3)
+    report = rec.delivery_report()
+    assert (report.recorded, report.delivered, report.pending, report.complete) == (3, 0, 3, False)
+    assert f"3 of 3 event(s) were not delivered to {closed}" in caplog.text
+    strict = Recorder(closed, agent_id="a", retry_s=0.05, strict=True)
+    strict.start_run("g", execution_id="exec-lost-2")
+    with pytest.raises(RecorderError, match="1 of 1 event"):
+        strict.close(timeout_s=0.3)
+
+
+def test_a_delivered_run_reports_complete(broker: str) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    with Recorder(broker, topic_prefix=ns) as rec:
+        agent(rec, "exec-ok", 2)
+    report = rec.delivery_report()
+    assert report.complete and report.recorded == report.delivered == 8
