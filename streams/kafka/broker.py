@@ -86,6 +86,10 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent if os.name == "posix" else None,
+                # Its own session: a terminal's Ctrl-C (SIGINT to the whole foreground
+                # process group) must not take the broker down under the processes that
+                # still need it to shut down cleanly; its parent stops it, last.
+                start_new_session=True,
             )
         except OSError as exc:
             raise BrokerUnavailable(f"cannot start the embedded broker: {exc}") from None

@@ -3,6 +3,10 @@ and nowhere else in the project."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -49,3 +53,29 @@ def store_get(table: Any, key: bytes) -> bytes | None:
     the store behind the table's mapping interface, which `table[key]` would bypass."""
     value: bytes | None = table.data.get(key)  # `data`: not declared by Faust's TableT
     return value
+
+
+class SignalledWorker(faust.Worker):
+    """Faust's worker, remembering the signal that stopped it (the command exits 130 on
+    SIGINT, 143 on SIGTERM, as shells expect) and exiting at once on a second one: mode
+    ignores every signal after the first while it drains, so an operator's second
+    Ctrl-C would otherwise do nothing. Overrides mode's private `_schedule_shutdown`,
+    the one place both signals arrive."""
+
+    stopped_by: int | None = None
+    on_abort: Callable[[], None] | None = None  # e.g. stop the embedded broker
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        if self.stopped_by is not None:
+            print("agentfold worker: stopped at once (second signal)", file=sys.stderr)
+            if self.on_abort is not None:
+                self.on_abort()
+            os._exit(128 + self.stopped_by)
+        self.stopped_by = int(signal)
+        print(
+            f"agentfold worker: {signal.name} received, finishing the flush in progress "
+            "(again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+        super()._schedule_shutdown(signal)

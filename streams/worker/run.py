@@ -23,9 +23,9 @@ def quiet_internals(level: str) -> None:
 
 
 def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
-    import faust
 
     from streams.worker.app import KAFKA_DEFAULT_MESSAGE_MAX, FoldWorker
+    from streams.worker.faust_compat import SignalledWorker
 
     embedded: EmbeddedBroker | None = None
     if ws.broker is None:
@@ -49,13 +49,15 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
                 "broker's message.max.bytes may refuse it — lower state_max_bytes or raise them",
                 file=sys.stderr,
             )
-        worker = faust.Worker(
+        worker = SignalledWorker(
             worker_app.app,
             loglevel=ws.log_level.upper(),
             quiet=True,
             loop=loop,
             override_logging=True,
         )
+        if embedded is not None:
+            worker.on_abort = embedded.stop
         quiet_internals(ws.log_level)
         print(
             f"agentfold worker: folding {ws.topic_prefix}.telemetry ({ws.partitions} partitions) "
@@ -63,11 +65,15 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
             file=sys.stderr,
             flush=True,
         )
+        code = 0
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
-            return int(exc.code or 0)
-        return 0
+            code = int(exc.code or 0)
+        if worker.stopped_by is not None:  # a clean stop on a signal: say so, as shells do
+            print("agentfold worker: stopped", file=sys.stderr)
+            return 128 + worker.stopped_by
+        return code
     finally:
         if embedded is not None:
             embedded.stop()
