@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope
 from schemas.outputs import EXECUTOR_LEDGER, HEALING, TELEMETRY
+from schemas.timefmt import parse_rfc3339_ms
 from streams.clock import SYSTEM_CLOCK
 from streams.healing.engine import (
     DEFAULT_POLL_S,
@@ -118,16 +119,20 @@ class Executor:
         self._slots = asyncio.Semaphore(max(1, settings.max_in_flight))
 
     def attempt(self, action: dict[str, Any]) -> AttemptResult:
-        """Run one planned action through its handler (blocking: call it in a thread)."""
+        """Run one planned action through its handler (blocking: call it in a thread).
+        A plan whose ack deadline passed before it is run is not acted on: it is
+        reported skipped_by_policy (stale_plan) — the fold has given up waiting for it,
+        and replaying an old log into a live executor must not fire old actions."""
         handler = self.handlers.get(str(action.get("action_type")))
         ctx = ActionContext(action)
-        if handler is None:
+        skip = None
+        if stale(action, self.clock_ms()):
+            skip = f"stale_plan: its ack deadline {action.get('ack_deadline')} has passed"
+        elif handler is None:
+            skip = f"no handler registered for action_type {action.get('action_type')!r}"
+        if skip is not None or handler is None:
             return run_attempt(
-                _NoHandler(),
-                ctx,
-                skip_reason=f"no handler registered for action_type {action.get('action_type')!r}",
-                time_fn=self.time_fn,
-                sleep_fn=self.sleep_fn,
+                _NoHandler(), ctx, skip_reason=skip, time_fn=self.time_fn, sleep_fn=self.sleep_fn
             )
         return run_attempt(
             handler,
@@ -245,6 +250,17 @@ class Executor:
         )
         if self.on_attempt is not None:
             self.on_attempt(action, result)
+
+
+def stale(action: dict[str, Any], now_ms: int) -> bool:
+    """Whether the plan's ack deadline (RFC 3339) lies before `now_ms`."""
+    deadline = action.get("ack_deadline")
+    if not isinstance(deadline, str):
+        return False
+    try:
+        return parse_rfc3339_ms(deadline) < now_ms
+    except ValueError:
+        return False
 
 
 class _NoHandler:

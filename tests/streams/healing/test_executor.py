@@ -29,7 +29,17 @@ from tests.streams.livelog import PARTITIONS, namespace
 pytestmark = pytest.mark.broker
 
 
-def plan(execution: str, action_type: str, attempt: int = 1, status: str = "planned") -> dict:
+# An ack deadline the executor's clock has not reached yet (see the stale-plan test).
+LATER = "2099-01-01T00:00:00.000Z"
+
+
+def plan(
+    execution: str,
+    action_type: str,
+    attempt: int = 1,
+    status: str = "planned",
+    ack_deadline: str = LATER,
+) -> dict:
     return {
         "id": f"heal:{execution}:{attempt}:{status}",
         "execution_id": execution,
@@ -43,7 +53,7 @@ def plan(execution: str, action_type: str, attempt: int = 1, status: str = "plan
         "window_start": "2026-11-22T10:00:00.000Z",
         "window_end": "2026-11-22T10:10:00.000Z",
         "planned_at": "2026-11-22T10:10:30.000Z",
-        "ack_deadline": "2026-11-22T10:20:30.000Z",
+        "ack_deadline": ack_deadline,
     }
 
 
@@ -164,6 +174,23 @@ def test_an_attempt_started_before_a_crash_is_not_run_again(broker: str) -> None
     assert executor.stats.already_done == 1
     ledger = asyncio.run(started_attempts(broker, ns, "agentfold-executor", 10))
     assert len(ledger) == 2  # exec-b's start is in the ledger now
+
+
+def test_a_plan_past_its_ack_deadline_is_reported_stale_not_run(broker: str) -> None:
+    """Replaying an old log into a live executor must not fire old actions: the fold
+    stopped waiting for them at their ack deadline."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    old = plan("exec-old", "nudge", ack_deadline="2026-11-22T10:20:30.000Z")
+    asyncio.run(produce(broker, f"{ns}.healing", [old, plan("exec-new", "nudge")]))
+    handler = Nudge()
+    executor = Executor(_settings(broker, ns), {"nudge": handler})
+    run_until(executor, lambda: executor.stats.ran >= 2)
+    assert handler.sent == ["exec-new"]
+    reports = {e["subject"]: e["data"] for e in attempts(broker, ns)}
+    assert reports["exec-old"]["outcome"] == "skipped_by_policy"
+    assert reports["exec-old"]["extras"]["skip_reason"].startswith("stale_plan")
+    assert reports["exec-new"]["outcome"] == "success"
 
 
 def test_the_ledger_topic_is_created_for_an_older_deployment(broker: str) -> None:
