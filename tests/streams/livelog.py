@@ -73,7 +73,8 @@ class Worker:
                 wait_caught_up(self.broker, self.ns, f"{self.ns}.telemetry", timeout_s, settle_s=1)
             )
         finally:
-            assert self.stop() == 0, self.log.read_text()[-3000:]
+            # A clean stop on SIGTERM exits 143, as shells expect (anything else: it failed)
+            assert self.stop() == 128 + signal.SIGTERM, self.log.read_text()[-3000:]
 
 
 def lines_of(path: Path) -> list[bytes]:
