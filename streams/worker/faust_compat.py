@@ -65,17 +65,24 @@ class SignalledWorker(faust.Worker):
     stopped_by: int | None = None
     on_abort: Callable[[], None] | None = None  # e.g. stop the embedded broker
 
-    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+    def _schedule_shutdown(self, sig: signal.Signals) -> None:
         if self.stopped_by is not None:
-            print("agentfold worker: stopped at once (second signal)", file=sys.stderr)
-            if self.on_abort is not None:
-                self.on_abort()
-            os._exit(128 + self.stopped_by)
-        self.stopped_by = int(signal)
+            self._abort(int(sig), None)
+        self.stopped_by = int(sig)
         print(
-            f"agentfold worker: {signal.name} received, finishing the flush in progress "
+            f"agentfold worker: {sig.name} received, finishing the flush in progress "
             "(again to stop at once)",
             file=sys.stderr,
             flush=True,
         )
-        super()._schedule_shutdown(signal)
+        # The second signal must not wait for the event loop, which a draining shutdown
+        # may keep busy: a plain handler runs between any two bytecodes.
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, self._abort)
+        super()._schedule_shutdown(sig)
+
+    def _abort(self, signum: int, frame: object) -> None:
+        print("agentfold worker: stopped at once (second signal)", file=sys.stderr)
+        if self.on_abort is not None:
+            self.on_abort()
+        os._exit(128 + (self.stopped_by or signum))
