@@ -32,16 +32,28 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.kafka import create_topics, list_topics
+    from schemas.errors import InputError
+    from streams.kafka import SPECS, create_topics, list_topics
 
     broker = need_broker(args)
+    partitions = positive(args.partitions, "--partitions")
     if args.action == "create":
-        partitions = positive(args.partitions, "--partitions")
         created = asyncio.run(create_topics(broker, args.prefix, partitions))
         print(
             f"created {len(created)} topic(s){': ' + ', '.join(created) if created else ''}",
             file=sys.stderr,
         )
-    for name, partitions in asyncio.run(list_topics(broker, args.prefix)).items():
-        print(f"{name}\t{partitions} partitions")
+    listed = asyncio.run(list_topics(broker, args.prefix))
+    for name, count in listed.items():
+        print(f"{name}\t{count} partitions")
+    if args.action == "create":
+        wanted = {spec.name(args.prefix) for spec in SPECS}
+        other = sorted(f"{n} has {c}" for n, c in listed.items() if n in wanted and c != partitions)
+        if other:
+            raise InputError(
+                f"existing topics do not have the {partitions} partitions asked for: "
+                f"{'; '.join(other)}. Kafka cannot shrink a topic, and growing one moves "
+                "executions to other partitions than their state: pass the --partitions "
+                "they have, or use a new --prefix"
+            )
     return 0

@@ -174,3 +174,19 @@ def test_a_range_that_never_fills_is_an_error_not_a_short_read(broker: str) -> N
     asyncio.run(create_topics(broker, "t6", 1))
     with pytest.raises(TimeoutError, match="no record at offset 0"):
         asyncio.run(_read_range(broker, "t6.telemetry", 2, stall_s=2))
+
+
+def test_topics_create_refuses_to_report_success_over_other_partition_counts(
+    broker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import main
+    from tests.streams.livelog import namespace
+
+    ns = namespace()
+    base = ["topics", "create", "--broker", broker, "--prefix", ns]
+    assert main([*base, "--partitions", "2"]) == 0
+    assert main([*base, "--partitions", "2"]) == 0  # idempotent
+    capsys.readouterr()
+    assert main([*base, "--partitions", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"{ns}.telemetry has 2" in err and "pass the --partitions they have" in err
