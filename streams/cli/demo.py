@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from schemas.errors import InputError
-from streams.cli.common import BROKER_ENV, add_partitions_flag, positive
+from streams.cli.common import BROKER_ENV, add_partitions_flag, check_broker, positive
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -52,6 +52,8 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from streams.demo import DemoSettings, run_demo
 
+    if args.broker:
+        check_broker(args.broker)
     if args.window < 4:
         raise InputError(f"--window must be at least 4 seconds, got {args.window}")
     settings = DemoSettings(

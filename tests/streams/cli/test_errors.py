@@ -48,7 +48,7 @@ def test_an_unreachable_broker_is_one_actionable_line(command: list[str]) -> Non
     ]
 
 
-@pytest.mark.parametrize("command", [["executor"], ["worker"], ["topics", "list"]])
+@pytest.mark.parametrize("command", [["executor"], ["worker"], ["topics", "list"], ["demo"]])
 def test_a_broker_address_that_is_not_host_port_says_so(command: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", *command, "--broker", "HOST:PORT"],
