@@ -43,6 +43,13 @@ class FoldConfig(BaseModel):
         "stream time at once; beyond, clock_skew",
     )
 
+    # The exception net (agentfold's own): what a partition keeps to undo an event.
+    journal_max_bytes: PosInt = Field(
+        default=16 << 20,
+        description="input a partition keeps since its last checkpoint (a worker's flush) "
+        "for the exception net (fold_error); past it, a checkpoint is taken",
+    )
+
     # Stagnation (seed 000, plus agentfold's agent signals).
     progress_metric: str = Field(
         default="engagements", description="metric whose growth is progress (seed: engagements)"

@@ -54,6 +54,7 @@ Handler = Callable[["PartitionFold", ExecState, E, WindowAcc | None, Out], None]
 # A valid event the fold refuses to apply, with the reason and a message for the
 # operator; the driver dead-letters it with the message's coordinates.
 Refusal = tuple[Event, RejectReason, str]
+TimerKey = tuple[str, str, int]  # (execution id, timer id, deadline): one firing
 _HANDLERS: dict[type, Handler[Any]] = {}
 
 
@@ -78,8 +79,10 @@ class PartitionFold:
         "_state_max",
         "_window",
         "cfg",
+        "firing",
         "limit_ms",
         "refused",
+        "skip_timers",
         "state",
     )
 
@@ -97,6 +100,11 @@ class PartitionFold:
         # plus the allowed skew (`set_message_time`); NO_LIMIT: no timestamp (a log
         # file). A plain int, not Optional: it is compared on the hot path.
         self.limit_ms: int = NO_LIMIT
+        # The exception net (streams/folding/net.py): the timer being fired, so that a
+        # driver can tell an exception in a timer from one in the event's own handler,
+        # and the timers (execution, timer, deadline) a refold must leave out.
+        self.firing: TimerKey | None = None
+        self.skip_timers: set[TimerKey] = set()
 
     def set_message_time(self, timestamp_ms: int | None) -> None:
         """The Kafka timestamp of the message whose events come next (None or negative:
@@ -214,10 +222,16 @@ class PartitionFold:
 
     def _fire_due(self, now: int, out: Out) -> None:
         ps = self.state
+        skip = self.skip_timers
         for deadline, ex, timer_id in pop_due(ps, now):
+            key = (ex.execution_id, timer_id, deadline)
+            if skip and key in skip:
+                continue  # it raised when the log was first folded: dead-lettered then
+            self.firing = key
             ps.touched.add(ex.execution_id)
             self._fire(ex, timer_id, deadline, out)
             self._maybe_release(ex)
+        self.firing = None
 
     def _fire(self, ex: ExecState, timer_id: str, now: int, out: Out) -> None:
         cfg = self.cfg

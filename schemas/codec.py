@@ -40,6 +40,7 @@ class Rejected:
     index: int | None = None
     subject: str | None = None
     position: int | None = None  # a valid event the fold refused: its place in the message
+    suffix: str = ""  # tells apart dead letters of one event (a dropped timer's name)
 
 
 @dataclass(slots=True)
@@ -282,6 +283,7 @@ def dead_letter(rejected: Rejected, origin: Origin, key: str | None) -> OutputRe
         origin = origin.model_copy(update={"index": rejected.index})
     elif rejected.position is not None:  # #e<n>: the n-th valid event of the message
         where += f"#e{rejected.position}"
+    where += rejected.suffix
     kept = rejected.raw[:DEADLETTER_ORIGINAL_CAP]
     value = DeadLetter(
         id=f"dl:{where}",

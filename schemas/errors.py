@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 # Why input went to the dead-letter topic. The first five are the decoder's (the bytes
-# are not a valid event); the last two the fold's, for valid events it refuses:
+# are not a valid event); the next two the fold's, for valid events it refuses:
 # unknown_execution (a healing attempt for an execution with no run) and clock_skew (an
-# event stamped too far ahead of its message's timestamp, docs/guarantees.md).
+# event stamped too far ahead of its message's timestamp); fold_error: folding the event
+# raised, and it was left out (docs/guarantees.md).
 RejectReason = Literal[
     "invalid_json",
     "schema_violation",
@@ -16,6 +17,7 @@ RejectReason = Literal[
     "key_mismatch",
     "unknown_execution",
     "clock_skew",
+    "fold_error",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 

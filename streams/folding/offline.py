@@ -18,11 +18,22 @@ from schemas.canonical import canonical_json
 from schemas.codec import Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
 from schemas.records import Event, Tick
+from streams.folding.changelog import meta_dict
+from streams.folding.net import Checkpoint, EventFailed, Marks, Poison, apply_marked
+from streams.folding.partition import fold_error_letter
 from streams.folding.refusals import refusals
 from streams.kafka.partitioner import partition_for
 from streams.kafka.topics import topic_name
 
 DEFAULT_TOPIC_PREFIX = "agentfold"
+
+
+EVENT_SIZE = 256  # journal bytes charged to an event fed without its line
+
+
+# An event folded since the partition's last checkpoint, with its marks (None: none).
+# A plain tuple: one is made per event.
+_Entry = tuple[Event, Marks | None]
 
 
 class Emitted(NamedTuple):
@@ -49,7 +60,13 @@ class OfflineFold:
         self.partitions = partitions
         self.source_name = source_name
         self.folds = [PartitionFold(cfg, p) for p in range(partitions)]
+        # The exception net (streams/folding/net.py), one checkpoint per partition.
+        self._checkpoints: list[Checkpoint[_Entry]] = [
+            Checkpoint(p, {}, meta_dict(fold.state.meta), cfg.journal_max_bytes)
+            for p, fold in enumerate(self.folds)
+        ]
         self.stats = FoldStats()
+        self.recoveries = 0
 
     def feed_lines(self, lines: Iterable[bytes]) -> Iterator[Emitted]:
         """Fold raw lines in order (blank lines skipped; numbering is 1-based)."""
@@ -63,33 +80,88 @@ class OfflineFold:
         decoded = decode_message(raw)
         for rejected in decoded.rejected:
             yield self._reject(rejected, line_no)
+        size = len(raw) // max(1, len(decoded.events)) + 1
         for position, event in enumerate(decoded.events):
-            yield from self.feed_event(event, line_no, position)
+            yield from self.feed_event(event, line_no, position, size)
 
-    def feed_event(self, event: Event, line_no: int = 0, position: int = 0) -> Iterator[Emitted]:
+    def feed_event(
+        self, event: Event, line_no: int = 0, position: int = 0, size: int = EVENT_SIZE
+    ) -> Iterator[Emitted]:
+        """Fold one event (`size`: its share of its line's bytes, for the journal)."""
         self.stats.events += 1
         if type(event) is Tick:
             target = event.data.partition
             if target is None:
-                for p, fold in enumerate(self.folds):
-                    yield from self._emit(p, fold.apply(event))
+                for p in range(self.partitions):
+                    yield from self._emit(p, self._apply(p, event, line_no, position, size))
                 return
             if target >= self.partitions:
                 error = f"data.partition: tick names partition {target} of {self.partitions}"
                 raw = encode_event(event)
                 yield self._reject(Rejected("schema_violation", error, raw), line_no)
                 return
-            yield from self._emit(target, self.folds[target].apply(event))
+            yield from self._emit(target, self._apply(target, event, line_no, position, size))
             return
         p = partition_for(event.subject or "", self.partitions)
-        fold = self.folds[p]
-        records = fold.apply(event)
+        yield from self._emit(p, self._apply(p, event, line_no, position, size))
+
+    def _apply(
+        self, p: int, event: Event, line_no: int, position: int, size: int
+    ) -> list[OutputRecord]:
+        fold, checkpoint = self.folds[p], self._checkpoints[p]
+        records: list[OutputRecord] = []
+        marks: Marks | None = None
+        try:
+            fold.apply_into(event, records)
+        except Exception:  # a bug in the fold; never a crash (streams/folding/net.py)
+            records, marks = self._recover(p, event, line_no, position)
         if fold.refused:
             origin = Origin(file=self.source_name, line=line_no)
             self.stats.rejected += sum(
                 1 for _ in refusals(fold, [event], origin, None, records, position)
             )
-        yield from self._emit(p, records)
+        checkpoint.journal.append((event, marks))
+        checkpoint.journal_bytes += size
+        if checkpoint.full:
+            checkpoint.take(fold.state, fold.drain_touched())
+        return records
+
+    def _recover(
+        self, p: int, event: Event, line_no: int, position: int
+    ) -> tuple[list[OutputRecord], Marks]:
+        """Fold `event` again from the partition's checkpoint, marking what raises."""
+        self.recoveries += 1
+        origin = Origin(file=self.source_name, line=line_no)
+        marks: dict[int, list[Poison]] = {}
+        records: list[OutputRecord] = []
+
+        def dead(poison: Poison, ev: Event) -> None:
+            placed = Poison(position, poison.error, poison.timer)
+            records.append(fold_error_letter(placed, ev, origin, None))
+
+        while True:  # each round adds a mark, and a marked event is left out: it ends
+            self._rollback(p)
+            records.clear()
+            try:
+                apply_marked(self.folds[p], 0, event, records, marks, dead)
+                self.stats.rejected += sum(len(m) for m in marks.values())
+                return records, marks
+            except EventFailed as failed:
+                marks.setdefault(0, []).append(failed.poison)
+
+    def _rollback(self, p: int) -> None:
+        """Partition `p` as of its checkpoint, and the events since folded again (their
+        outputs were emitted when they were first folded)."""
+        fold, checkpoint = self.folds[p], self._checkpoints[p]
+        fold.state = checkpoint.restore()
+        scratch: list[OutputRecord] = []
+        for event, marks in checkpoint.journal:
+            if marks:
+                apply_marked(fold, 0, event, scratch, marks, lambda _p, _e: None)
+            else:
+                fold.apply_into(event, scratch)
+            scratch.clear()
+        fold.refused = []
 
     def _emit(self, partition: int, records: list[OutputRecord]) -> Iterator[Emitted]:
         stats = self.stats

@@ -15,6 +15,11 @@ message below `next_offset` is already applied and is skipped; one above it mean
 state trails the log (a crash since the last flush) or input was skipped upstream
 (Faust can skip offsets around rebalances), and the driver must fold the gap first
 (`expected`). Refolding is idempotent: the fold de-duplicates.
+
+A message whose fold raises is not a crash: the exception net (streams/folding/net.py)
+restores the last flush, refolds the messages since and dead-letters the event that
+raised (`fold_error`). Replay, which writes no state, takes the same checkpoints every
+`journal_max_bytes` of input.
 """
 
 from __future__ import annotations
@@ -24,23 +29,28 @@ from dataclasses import dataclass, field
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
-from schemas.codec import NO_KEY_CHECK, dead_letter, decode_message
+from schemas.codec import NO_KEY_CHECK, Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
 from schemas.records import Event
 from streams.folding.changelog import (
     encode_commit,
-    encode_exec,
     encode_exec_record,
-    encode_tombstone,
     exec_key,
     meta_dict,
     meta_key,
     new_epoch,
     restore,
 )
+from streams.folding.net import Checkpoint, EventFailed, Marks, Poison, apply_marked, error_text
 from streams.folding.refusals import refusals
 
 Writes = list[tuple[bytes, bytes | None]]  # changelog records in order; None = delete
+NO_MARKS: Marks = {}
+# Marks of a message that raised outside any one event: it is left out whole.
+DROPPED: Marks = {-1: ()}
+# A message folded since the last checkpoint — key, value, topic, offset, timestamp —
+# and the marks its fold needed (None: none). A plain tuple: one is made per message.
+_Message = tuple[bytes | None, bytes, str, int, int | None, Marks | None]
 
 
 @dataclass(slots=True)
@@ -85,7 +95,11 @@ class LivePartition:
         # Keys whose table record is not their committed value go into the next flush.
         self.fold.state.touched |= restored.rewrite
         self._rewrite = restored.rewrite
-        self._flushed = restored.flushed  # execution id -> value as of the last flush
+        # The last flush (or the restored state): each execution's value, as of it, and
+        # the messages folded since — what the exception net restores and refolds.
+        self._checkpoint: Checkpoint[_Message] = Checkpoint(
+            partition, restored.flushed, meta_dict(restored.state.meta), cfg.journal_max_bytes
+        )
         self.epoch = epoch or new_epoch()
         self._committed = restored.committed  # carried on by every commit, plus ours
         self._flush_no = -1
@@ -95,6 +109,8 @@ class LivePartition:
         self.until_ms = until_ms
         self.on_event = on_event
         self.cut = False
+        self._watched = 0  # events of the current message shown to on_event
+        self.recoveries = 0  # messages the exception net folded again
 
     @property
     def expected(self) -> int:
@@ -105,6 +121,11 @@ class LivePartition:
     def dirty(self) -> int:
         """Executions the next flush writes."""
         return len(self.fold.state.touched)
+
+    @property
+    def journal_full(self) -> bool:
+        """The messages since the last flush reached `journal_max_bytes`: flush."""
+        return self._checkpoint.full
 
     @property
     def flushed_offset(self) -> int:
@@ -128,38 +149,113 @@ class LivePartition:
             return MessageResult(skipped=True)
         if offset > meta.next_offset and not allow_gap:
             raise OffsetGap(self.partition, meta.next_offset, offset)
+        message: _Message = (key, value, topic, offset, timestamp_ms, None)
+        self._watched = 0
+        try:
+            result = self._fold(message, None)
+        except Exception as exc:  # a bug in the fold; never a crash (module docstring)
+            message, result = self._recover(message, exc)
+        self.fold.state.meta.next_offset = offset + 1
+        checkpoint = self._checkpoint
+        checkpoint.journal.append(message)
+        checkpoint.journal_bytes += len(value)
+        if not self.state_writes and checkpoint.full:
+            checkpoint.take(self.fold.state, self.fold.drain_touched())
+        return result
+
+    def _fold(self, m: _Message, marks: Marks | None) -> MessageResult:
+        """Decode and fold one message. `marks` None: the fast path, exceptions pass
+        through; otherwise event by event, honouring the marks, raising EventFailed."""
         result = MessageResult()
+        outputs = result.outputs
+        key, value, topic, offset, timestamp_ms, _ = m
         decoded = decode_message(value, key if self.check_keys else NO_KEY_CHECK)
+        origin: Origin | None = None
+        key_text: str | None = None
         if decoded.rejected:
             key_text = key.decode("utf-8", errors="replace") if key is not None else None
             origin = Origin(topic=topic, partition=self.partition, offset=offset)
             for rejected in decoded.rejected:
-                result.outputs.append(dead_letter(rejected, origin, key_text))
+                outputs.append(dead_letter(rejected, origin, key_text))
                 result.rejected[rejected.reason] = result.rejected.get(rejected.reason, 0) + 1
         fold = self.fold
         fold.set_message_time(timestamp_ms)
         until, on_event = self.until_ms, self.on_event
-        if until is None and on_event is None:
-            fold.apply_all(decoded.events, result.outputs)
-            result.events = len(decoded.events)
+        events = decoded.events
+        if marks is None and until is None and on_event is None:
+            fold.apply_all(events, outputs)
+            result.events = len(events)
         else:
-            for event in decoded.events:
+
+            def dead(poison: Poison, event: Event) -> None:
+                nonlocal origin, key_text
+                if origin is None:
+                    key_text = key.decode("utf-8", errors="replace") if key is not None else None
+                    origin = Origin(topic=topic, partition=self.partition, offset=offset)
+                outputs.append(fold_error_letter(poison, event, origin, key_text))
+                result.rejected["fold_error"] = result.rejected.get("fold_error", 0) + 1
+
+            for position, event in enumerate(events):
                 if until is not None and event.time > until:
                     self.cut = result.cut = True
                     break
-                if on_event is not None:
+                if on_event is not None and position >= self._watched:
                     on_event(event)
+                    self._watched = position + 1
                 result.events += 1
-                fold.apply_into(event, result.outputs)
+                if marks is None:
+                    fold.apply_into(event, outputs)
+                else:
+                    apply_marked(fold, position, event, outputs, marks, dead)
         if fold.refused:
-            origin = Origin(topic=topic, partition=self.partition, offset=offset)
-            key_text = key.decode("utf-8", errors="replace") if key is not None else None
-            for reason in refusals(fold, decoded.events, origin, key_text, result.outputs):
+            if origin is None:
+                key_text = key.decode("utf-8", errors="replace") if key is not None else None
+                origin = Origin(topic=topic, partition=self.partition, offset=offset)
+            for reason in refusals(fold, events, origin, key_text, outputs):
                 result.rejected[reason] = result.rejected.get(reason, 0) + 1
-        meta.next_offset = offset + 1
-        if not self.state_writes:
-            fold.drain_touched()
         return result
+
+    def _recover(self, m: _Message, exc: Exception) -> tuple[_Message, MessageResult]:
+        """Fold `m` again from the last checkpoint, marking each event that raises."""
+        self.recoveries += 1
+        key, value, topic, offset, timestamp_ms, _ = m
+        marks: dict[int, list[Poison]] = {}
+        for _ in range(len(value) + 2):  # every round adds a mark: this always ends
+            self._rollback()
+            marked: _Message = (key, value, topic, offset, timestamp_ms, marks)
+            try:
+                return marked, self._fold(marked, marks)
+            except EventFailed as failed:
+                poison = failed.poison
+                marks.setdefault(poison.position, []).append(poison)
+            except Exception as outside:  # not while folding an event: drop the message
+                exc = outside
+                break
+        self._rollback()
+        result = MessageResult()
+        origin = Origin(topic=topic, partition=self.partition, offset=offset)
+        key_text = key.decode("utf-8", errors="replace") if key is not None else None
+        error = f"folding this message raised {error_text(exc)}; it was left out"
+        result.outputs.append(dead_letter(Rejected("fold_error", error, value), origin, key_text))
+        result.rejected["fold_error"] = 1
+        return (key, value, topic, offset, timestamp_ms, DROPPED), result
+
+    def _rollback(self) -> None:
+        """The state as of the last checkpoint, then every message since folded again
+        (their outputs were emitted when they were first folded)."""
+        fold = self.fold
+        fold.state = self._checkpoint.restore()
+        fold.state.touched |= self._rewrite
+        fold.refused = []
+        watched, self._watched = self._watched, 1 << 62  # on_event saw them already
+        try:
+            for m in self._checkpoint.journal:
+                marks = m[5]
+                if marks is not DROPPED:
+                    self._fold(m, marks)
+                fold.state.meta.next_offset = m[3] + 1
+        finally:
+            self._watched = watched
 
     def flush(self) -> Writes:
         """The changelog records that bring the table up to the state after the last
@@ -171,28 +267,18 @@ class LivePartition:
         meta = state.meta
         touched = self.fold.drain_touched()
         if not touched and meta.next_offset == self._flushed_offset:
+            self._checkpoint.take(state, ())
             return []
-        p, flush_no, flushed = self.partition, self._flush_no + 1, self._flushed
-        execs, closed, rewrite = state.execs, meta.closed, self._rewrite
+        p, flush_no, rewrite = self.partition, self._flush_no + 1, self._rewrite
         writes: Writes = []
         forgotten: list[bytes] = []
-        for exec_id in sorted(touched):
-            ex = execs.get(exec_id)
-            if ex is not None:
-                value: bytes | None = encode_exec(p, ex)
-            else:
-                tomb = closed.get(exec_id)
-                value = encode_tombstone(p, tomb) if tomb is not None else None
-            undo = flushed.get(exec_id)
+        for exec_id, value, undo in self._checkpoint.take(state, touched):
             if value is None and undo is None and exec_id not in rewrite:
                 continue  # created and forgotten between two flushes: never written
             key = exec_key(exec_id)
             writes.append((key, encode_exec_record(p, self.epoch, flush_no, value, undo)))
             if value is None:
-                flushed.pop(exec_id, None)
                 forgotten.append(key)
-            else:
-                flushed[exec_id] = value
         self._committed[self.epoch] = flush_no  # what the commit record says
         writes.append((meta_key(p), encode_commit(meta_dict(meta), self._committed)))
         writes.extend((key, None) for key in forgotten)
@@ -200,3 +286,19 @@ class LivePartition:
         self._flush_no = flush_no
         self._flushed_offset = meta.next_offset
         return writes
+
+
+def fold_error_letter(
+    poison: Poison, event: Event, origin: Origin, key: str | None
+) -> OutputRecord:
+    """The dead letter of one mark: the event (its canonical bytes) and what raised."""
+    suffix = "" if poison.timer is None else f"/timer:{poison.timer[1]}@{poison.timer[0]}"
+    rejected = Rejected(
+        "fold_error",
+        poison.message(),
+        encode_event(event),
+        subject=poison.subject(event),
+        position=poison.position,
+        suffix=suffix,
+    )
+    return dead_letter(rejected, origin, key)

@@ -220,6 +220,13 @@ class FoldWorker:
             for reason, n in result.rejected.items():
                 counters[f"deadletter.{reason}"] += n
             p = live.partition
+            if "fold_error" in result.rejected:
+                log.error(
+                    "partition %d offset %d: folding raised; dead-lettered as fold_error and "
+                    "left out (a bug in agentfold: please report it with the dead letter)",
+                    p,
+                    offset,
+                )
             if self.exactly_once:
                 # Outputs, state and offsets commit together in Faust's transaction, so
                 # both go through Faust's transactional topic and table paths.

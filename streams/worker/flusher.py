@@ -70,6 +70,7 @@ class Flusher:
         ws = self.ws
         return (
             live.dirty >= ws.flush_max_dirty
+            or live.journal_full
             or len(self.pending) >= ws.flush_max_outputs
             or self.clock.monotonic() >= self._flush_at
         )

@@ -119,6 +119,7 @@ def test_every_reason_is_known() -> None:
         "key_mismatch",
         "unknown_execution",
         "clock_skew",
+        "fold_error",
     }
 
 
