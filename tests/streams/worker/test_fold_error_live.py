@@ -18,6 +18,7 @@ from streams.kafka.topics import create_topics
 from streams.testing import batched, generate
 from tests.streams import faults
 from tests.streams.livelog import (
+    PARTITIONS,
     Worker,
     dead_letter_reasons,
     explain,
@@ -25,7 +26,6 @@ from tests.streams.livelog import (
     namespace,
     offline,
 )
-from tests.streams.livelog import PARTITIONS as _PARTITIONS
 
 
 def _marked_log() -> tuple[list[bytes], list[bytes], int]:
@@ -54,12 +54,13 @@ def test_a_raising_fold_is_dead_lettered_live_and_on_replay(broker: str, tmp_pat
         await producer.start()
         try:
             for m in messages:
-                await producer.send(f"{ns}.telemetry", m, key=orjson.loads(m)[0]["subject"].encode())
+                key = orjson.loads(m)[0]["subject"].encode()
+                await producer.send(f"{ns}.telemetry", m, key=key)
             await producer.flush()
         finally:
             await producer.stop()
 
-    asyncio.run(create_topics(broker, ns, _PARTITIONS))
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
     asyncio.run(produce())
     worker = Worker(broker, ns, tmp_path / "worker.log")
     worker.cmd = faults.worker_argv(worker.cmd)
