@@ -75,7 +75,8 @@ class WorkerSettings(BaseModel):
     tick_interval_s: float = Field(
         default=1.0,
         ge=0,
-        description="seconds of idleness before a partition gets a clock tick (0 = off)",
+        description="seconds of idleness before a partition with a timer due gets a clock "
+        "tick (0 = off)",
     )
     session_timeout_s: float = Field(
         default=10.0, gt=0, description="consumer session timeout (2 on the embedded broker)"

@@ -123,6 +123,13 @@ class LivePartition:
         return len(self.fold.state.touched)
 
     @property
+    def next_deadline(self) -> int | None:
+        """The event time the earliest pending timer is due at (None: nothing waits).
+        A clock tick before it would fire nothing."""
+        heap = self.fold.state.heap
+        return heap[0][0] if heap else None
+
+    @property
     def journal_full(self) -> bool:
         """The messages since the last flush reached `journal_max_bytes`: flush."""
         return self._checkpoint.full

@@ -41,6 +41,10 @@ from streams.sdk.run import RecorderError, Run
 log = logging.getLogger("agentfold.sdk")
 
 
+class _MissingTopic(Exception):
+    """The telemetry topic is not on the broker (the message says what to run)."""
+
+
 class _Core:
     """What both recorders share: runs → encoded events → batches → the producer."""
 
@@ -70,6 +74,7 @@ class _Core:
             max_batch_events, max_batch_bytes, linger_ms / 1000, max_buffered_events
         )
         self._warned_drop = 0
+        self._warned_topic = False
         self._producer: AIOKafkaProducer | None = None
         self.sent_messages = 0
         self.last_error: str | None = None
@@ -117,8 +122,22 @@ class _Core:
             producer = clients.producer(self.broker, linger_ms=5, max_request_size=1 << 20)
             try:
                 await producer.start()
-            except Exception as exc:  # broker down: keep buffering, try again
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                # Sending to a topic the broker does not have would create it with the
+                # broker's defaults (partitions, retention) — the wrong topic, silently.
+                # Nothing is sent until it exists.
+                cluster = await producer.client.fetch_all_metadata()
+                if self.topic not in cluster.topics():
+                    raise _MissingTopic(
+                        f"topic {self.topic} does not exist on {self.broker}: create it with "
+                        f"`agentfold topics create --broker {self.broker}` (events wait)"
+                    )
+            except Exception as exc:  # broker down, topic missing: keep buffering, retry
+                self.last_error = (
+                    str(exc) if isinstance(exc, _MissingTopic) else f"{type(exc).__name__}: {exc}"
+                )
+                if isinstance(exc, _MissingTopic) and not self._warned_topic:
+                    self._warned_topic = True
+                    log.warning("agentfold: %s", exc)
                 await producer.stop()
                 await asyncio.sleep(self.retry_s)
                 continue

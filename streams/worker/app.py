@@ -304,7 +304,10 @@ class FoldWorker:
     # ─── timers ────────────────────────────────────────────────────────────────────
 
     async def _ticks(self) -> None:
-        """Append a tick to each owned partition that has been idle for an interval."""
+        """Append a tick to each owned partition that has been idle for an interval and
+        has a timer due by now (its state not restored yet: a tick restores it). A
+        partition with nothing pending gets none: ticks go into the telemetry topic,
+        which is kept forever."""
         try:
             assignment = self.app.consumer.assignment()
         except Exception:  # consumer not started yet
@@ -315,7 +318,11 @@ class FoldWorker:
         for tp in sorted(assignment):
             if tp.topic != name:
                 continue
-            if now - self.last_seen.get(tp.partition, 0.0) >= self.ws.tick_interval_s:
+            if now - self.last_seen.get(tp.partition, 0.0) < self.ws.tick_interval_s:
+                continue
+            live = self.lives.get(tp.partition)
+            due = live.next_deadline if live is not None else now_ms
+            if due is not None and due <= now_ms:
                 self.last_seen[tp.partition] = now
                 await self.telemetry.send(
                     value=tick_event(self.worker_id, tp.partition, now_ms),

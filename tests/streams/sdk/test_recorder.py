@@ -132,3 +132,28 @@ def test_a_delivered_run_reports_complete(broker: str) -> None:
         agent(rec, "exec-ok", 2)
     report = rec.delivery_report()
     assert report.complete and report.recorded == report.delivered == 8
+
+
+def test_a_missing_topic_is_never_created_by_the_sdk(
+    broker: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before `topics create`: the SDK says what to run, sends nothing (the broker would
+    create the topic with its own defaults), and delivers once the topic exists."""
+    from streams.kafka.topicio import end_offsets
+
+    ns = namespace()
+    with caplog.at_level("WARNING", logger="agentfold.sdk"):
+        rec = Recorder(broker, topic_prefix=ns, retry_s=0.1)
+        try:
+            agent(rec, "exec-early", 1)
+            assert rec.flush(timeout_s=1.5) is False
+            assert f"topic {ns}.telemetry does not exist on {broker}" in caplog.text
+            assert "agentfold topics create" in caplog.text
+            assert caplog.text.count("does not exist") == 1  # said once, not per retry
+            assert asyncio.run(end_offsets(broker, f"{ns}.telemetry")) == {}  # not created
+            asyncio.run(create_topics(broker, ns, PARTITIONS))
+            assert rec.flush(timeout_s=30)
+        finally:
+            rec.close(timeout_s=1)
+    assert rec.delivery_report().complete
+    assert len(asyncio.run(end_offsets(broker, f"{ns}.telemetry"))) == PARTITIONS

@@ -196,3 +196,42 @@ def test_the_worker_runs_the_fold_its_parent_runs(fleet_ns: LiveLog) -> None:
     line = next(x for x in fleet_ns.log.read_text().splitlines() if "; fold: " in x)
     expected = "native (mypyc)" if status().startswith("native") else "pure Python"
     assert f"; fold: {expected}" in line
+
+
+def _ticks(broker: str, ns: str) -> int:
+    parts = asyncio.run(read_topic(broker, f"{ns}.telemetry"))
+    # The fleet holds malformed messages too: look for the type, do not parse.
+    return sum(1 for rs in parts.values() for r in rs if b'"type":"agentfold.tick"' in r.value)
+
+
+def test_ticks_stop_when_no_timer_is_pending(broker: str, tmp_path: Path) -> None:
+    """Ticks go into the telemetry topic, kept forever: a partition gets them only while
+    a timer is due. The fleet's timers are all due by today's clock, so ticks fire them
+    (runs time out, windows close, executions are released) — then no more come."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines_of(FLEET), PARTITIONS))
+    worker = Worker(broker, ns, tmp_path / "worker.log", tick=0.2)
+    worker.start()
+    try:
+        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
+        deadline = time.monotonic() + 60
+        before = -1
+        while time.monotonic() < deadline:  # until an interval of 10 ticks passes quietly
+            time.sleep(2.0)
+            now = _ticks(broker, ns)
+            if now == before:
+                break
+            before = now
+        assert now == before, "ticks never stopped"
+        assert now >= PARTITIONS  # the timers were fired by ticks, one restore tick each
+        runs, _ = live(broker, ns)
+        timed_out = [
+            r for (topic, _p), rs in runs.items() if topic == "runs" for r in rs
+            if orjson.loads(r).get("status") == "timed_out"
+        ]  # fmt: skip
+        assert timed_out  # the fleet's quiet runs timed out on the ticks' clock
+        time.sleep(3.0)  # 15 tick intervals, nothing pending: nothing written
+        assert _ticks(broker, ns) == now
+    finally:
+        worker.stop()
