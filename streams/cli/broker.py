@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from typing import TYPE_CHECKING
+
+from streams.cli.stopping import exit_code
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -27,19 +28,13 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from streams.kafka import EmbeddedBroker
 
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
     with EmbeddedBroker(port=args.port) as bootstrap:
         print(bootstrap, flush=True)
         print(f"embedded broker listening on {bootstrap} (Ctrl-C to stop)", file=sys.stderr)
         try:
-            while not stop:
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-    return 0
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (streams.cli.stopping)
+            code = exit_code(exc)
+    print(f"agentfold broker: stopped; what {bootstrap} held is gone", file=sys.stderr)
+    return code

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
+from streams.cli.stopping import SIGNALS, at_once
 from streams.healing.executor import ExecutorSettings
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
-    import signal
 
     from streams.config import from_flags
     from streams.healing import Executor, load_handlers
@@ -63,11 +63,21 @@ def run(args: argparse.Namespace) -> int:
     for name in ("aiokafka", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
+    received: list[int] = []
+
+    def on_signal(signum: int, stop: asyncio.Event) -> None:
+        # The first stops taking plans and lets attempts in flight finish and report;
+        # a second exits at once (those attempts are re-planned at their ack timeout).
+        if received:
+            at_once(signum, "agentfold executor")
+        received.append(signum)
+        stop.set()
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig, stop)
         print(
             f"agentfold executor: {args.prefix}.healing on {broker} as group {settings.group}; "
             f"handlers for {', '.join(sorted(handlers))} (Ctrl-C to stop)",
@@ -83,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
         )
 
     asyncio.run(main())
-    return 0
+    return 128 + received[0] if received else 0

@@ -20,11 +20,13 @@ from streams.cli import (
     runs,
     schema,
     status,
+    stopping,
     tail,
     topics,
     worker,
 )
 from streams.cli.common import unknown_env
+from streams.cli.stopping import exit_code
 
 # In the order `agentfold --help` lists them.
 COMMANDS = (
@@ -82,6 +84,16 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        with stopping.installed():
+            return _main(argv)
+    except KeyboardInterrupt as exc:  # before the command ran, or a command let it out
+        code = exit_code(exc)
+        print(f"agentfold: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     for warning in unknown_env(dict(os.environ)):
         print(warning, file=sys.stderr)
@@ -100,9 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"agentfold: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("agentfold: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `agentfold … | head`: the reader is gone, not an error
         sys.stderr.close()
         return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, need_broker
+from streams.cli.stopping import exit_code
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -39,5 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     broker = need_broker(args)
     topic, logical = resolve_topic(args.topic, args.prefix)
-    run_tail(broker, topic, logical, args.from_beginning, args.execution, args.json, args.to_end)
+    try:
+        run_tail(
+            broker, topic, logical, args.from_beginning, args.execution, args.json, args.to_end
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the usual way to end a follow
+        print("agentfold tail: stopped", file=sys.stderr)
+        return exit_code(exc)
     return 0

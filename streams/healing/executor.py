@@ -21,10 +21,11 @@ The report is a `healing_attempt` event keyed by the execution, with a derived i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -50,6 +51,8 @@ from streams.kafka import clients
 from streams.kafka.topics import topic_name
 
 log = logging.getLogger("agentfold.executor")
+T = TypeVar("T")
+STOP_WAIT_S = 3.0  # how long a stopping executor waits to leave its consumer group
 
 
 class ExecutorSettings(BaseModel):
@@ -167,24 +170,36 @@ class Executor:
             session_timeout_ms=int(s.session_timeout_s * 1000),
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
         )
-        producer = clients.producer(s.broker)
-        await clients.start(consumer, s.broker)
+        stopped = asyncio.ensure_future(stop.wait())
         try:
-            await clients.start(producer, s.broker)
-        except clients.BrokerUnreachable:
-            await consumer.stop()
-            raise
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=100)
-                for tp, msgs in batch.items():
-                    for m in msgs:
-                        await self._handle(consumer, producer, tp, m.offset, m.value or b"")
+            # Joining the group can take as long as the broker holds the join (half a
+            # session timeout, more while old members expire): a stop must not wait.
+            started, _ = await _unless_stopped(clients.start(consumer, s.broker), stopped)
+            if not started:
+                await _leave(consumer)
+                return self.stats
+            producer = clients.producer(s.broker)
+            try:
+                await clients.start(producer, s.broker)
+            except clients.BrokerUnreachable:
+                await consumer.stop()
+                raise
+            try:
+                while True:
+                    fetch = consumer.getmany(timeout_ms=200, max_records=100)
+                    fetched, batch = await _unless_stopped(fetch, stopped)
+                    if not fetched or batch is None:
+                        break
+                    for tp, msgs in batch.items():
+                        for m in msgs:
+                            await self._handle(consumer, producer, tp, m.offset, m.value or b"")
+            finally:
+                # Attempts under way finish and are reported: their plans are committed.
+                await asyncio.gather(*self._running, return_exceptions=True)
+                await _leave(consumer)
+                await producer.stop()
         finally:
-            # Attempts under way finish and are reported: their plans are committed.
-            await asyncio.gather(*self._running, return_exceptions=True)
-            await consumer.stop()
-            await producer.stop()
+            stopped.cancel()
         return self.stats
 
     async def _handle(
@@ -250,6 +265,29 @@ class Executor:
         )
         if self.on_attempt is not None:
             self.on_attempt(action, result)
+
+
+async def _unless_stopped(
+    work: Awaitable[T], stopped: asyncio.Future[Any]
+) -> tuple[bool, T | None]:
+    """(True, `work`'s result) — or (False, None), `work` cancelled, once `stopped`
+    completes first."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False, None
+
+
+async def _leave(consumer: AIOKafkaConsumer) -> None:
+    """Stop the consumer; leaving the group waits for a join in progress, so bounded."""
+    try:
+        await asyncio.wait_for(consumer.stop(), STOP_WAIT_S)
+    except TimeoutError:
+        log.warning("stopped without leaving the group cleanly (it notices on its own)")
 
 
 def stale(action: dict[str, Any], now_ms: int) -> bool:

@@ -379,6 +379,10 @@ def _run_jobs(
                 folds.add(fold)
             else:
                 errors.append(payload)
+    except BaseException:  # interrupted: the jobs' work is of no use any more
+        for proc in procs:
+            proc.kill()
+        raise
     finally:
         for proc in procs:
             proc.join(timeout=5)

@@ -136,7 +136,4 @@ async def tail(
 
 
 def run_tail(*args: Any, **kwargs: Any) -> int:
-    try:
-        return asyncio.run(tail(*args, **kwargs))
-    except KeyboardInterrupt:
-        return 0
+    return asyncio.run(tail(*args, **kwargs))
