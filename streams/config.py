@@ -109,6 +109,12 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="flush sooner once this many outputs were sent since the last flush",
     )
+    stop_timeout_s: float = Field(
+        default=8.0,
+        gt=0,
+        description="how long a stopping worker may drain (finish its flush, leave the "
+        "group) before it exits anyway, as after a crash (the broker may be gone)",
+    )
     linger_s: float = Field(
         default=0.005,
         ge=0,

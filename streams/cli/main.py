@@ -27,6 +27,7 @@ from streams.cli import (
 )
 from streams.cli.common import unknown_env
 from streams.cli.stopping import exit_code
+from streams.kafka.logs import quiet_retries
 
 # In the order `agentfold --help` lists them.
 COMMANDS = (
@@ -100,6 +101,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from streams.native import activate
 
     activate()  # before any command imports the fold
+    quiet_retries()  # a broker that goes away must not bury the log in retries
     if not args.debug:
         # The Kafka client logs every failed connection attempt; the error we raise says
         # what went wrong once, with what to try (--debug shows both).

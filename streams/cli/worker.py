@@ -28,6 +28,7 @@ FLAGS = {
     "flush_max_outputs": "--flush-max-outputs",
     "counters_interval_s": "--counters-interval",
     "linger_s": "--linger",
+    "stop_timeout_s": "--stop-timeout",
     "processing_guarantee": "--guarantee",
     "log_level": "--log-level",
 }

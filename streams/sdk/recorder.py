@@ -34,6 +34,7 @@ from schemas.events import Event
 from schemas.outputs import TELEMETRY
 from streams.clock import SYSTEM_CLOCK
 from streams.kafka import clients
+from streams.kafka.logs import quiet_retries
 from streams.kafka.topics import topic_name
 from streams.sdk.batcher import Batcher, Message
 from streams.sdk.run import RecorderError, Run
@@ -65,6 +66,7 @@ class _Core:
         if not broker:
             raise RecorderError("no broker: pass broker='host:port' or set AGENTFOLD_BROKER")
         self.broker = broker
+        quiet_retries()  # the agent's log must not fill with the client's retries
         self.agent_id = agent_id
         self.topic = topic_name(topic_prefix, TELEMETRY)
         self.strict = strict

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,11 +65,18 @@ class SignalledWorker(faust.Worker):
 
     stopped_by: int | None = None
     on_abort: Callable[[], None] | None = None  # e.g. stop the embedded broker
+    stop_timeout_s: float = 8.0  # a drain that takes longer gives up (WorkerSettings)
 
     def _schedule_shutdown(self, sig: signal.Signals) -> None:
         if self.stopped_by is not None:
             self._abort(int(sig), None)
         self.stopped_by = int(sig)
+        # A drain can wait for a broker that is gone (the flush cannot be written, the
+        # group cannot be left). Past the deadline, exit as after a crash: the state
+        # trails the log, and the next start refolds from the last flush.
+        watchdog = threading.Timer(self.stop_timeout_s, self._give_up)
+        watchdog.daemon = True
+        watchdog.start()
         print(
             f"agentfold worker: {sig.name} received, finishing the flush in progress "
             "(again to stop at once)",
@@ -80,6 +88,17 @@ class SignalledWorker(faust.Worker):
         for each in (signal.SIGINT, signal.SIGTERM):
             signal.signal(each, self._abort)
         super()._schedule_shutdown(sig)
+
+    def _give_up(self) -> None:
+        print(
+            f"agentfold worker: could not finish stopping within {self.stop_timeout_s:g} s "
+            "(is the broker reachable?); exiting — the next start refolds from the last flush",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.on_abort is not None:
+            self.on_abort()
+        os._exit(128 + (self.stopped_by or signal.SIGTERM))
 
     def _abort(self, signum: int, frame: object) -> None:
         print("agentfold worker: stopped at once (second signal)", file=sys.stderr)

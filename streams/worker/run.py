@@ -56,6 +56,7 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
             loop=loop,
             override_logging=True,
         )
+        worker.stop_timeout_s = ws.stop_timeout_s
         if embedded is not None:
             worker.on_abort = embedded.stop
         quiet_internals(ws.log_level)

@@ -79,3 +79,37 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert running_with(port) == []
     assert "stopped at once" in log.read_text()
+
+
+def test_a_worker_whose_broker_is_gone_stops_within_its_timeout(tmp_path: Path) -> None:
+    """Its broker died under it: the client's retries are rate-limited (not ~60 lines a
+    second), and Ctrl-C exits 130 once the drain it cannot finish times out."""
+    from streams.kafka.broker import EmbeddedBroker
+    from streams.worker.run import worker_argv
+
+    log = tmp_path / "worker.log"
+    broker = EmbeddedBroker()
+    address = broker.start()
+    try:
+        proc = subprocess.Popen(
+            [*worker_argv(address, "gone", 2, tick_interval_s=1), "--stop-timeout", "3"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "wb"),  # noqa: SIM115 - the child holds it
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while "state restored" not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        broker.stop()
+    before = len(log.read_text(errors="replace").splitlines())
+    time.sleep(10)  # the client retries ≈ 60 times a second per connection
+    retries = len(log.read_text(errors="replace").splitlines()) - before
+    assert retries < 40, log.read_text()[-3000:]
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=15) == 130
+    assert time.monotonic() - started < 3 + 4
+    assert "could not finish stopping within 3 s" in log.read_text()
