@@ -8,6 +8,7 @@ schema versions are upcast here, never in processors.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -49,11 +50,16 @@ class Decoded:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+_INSTANCE_OF = re.compile(r" or instance of \w+")
+
+
 def _validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "(event)"
-        parts.append(f"{loc}: {err['msg']}")
+        # pydantic names the model class ("… or instance of MetricData"): a Python
+        # name means nothing to the producer reading the dead letter.
+        parts.append(f"{loc}: {_INSTANCE_OF.sub('', err['msg'])}")
     more = exc.error_count() - 5
     if more > 0:
         parts.append(f"(+{more} more)")

@@ -20,9 +20,10 @@ its value came from. `agentfold config --show` prints every setting with its sou
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -234,8 +235,16 @@ def _validate(model: type[M], layers: _Layers, what: str) -> M:
             name = ".".join(str(p) for p in loc)
             where = layers.origin.get(str(loc[0]), DEFAULT)
             message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = f"not a setting{_nearest(str(loc[0]), model.model_fields)}"
             problems.append(f"  {name} (from {where}): {message}")
         raise ConfigError(f"invalid {what}:\n" + "\n".join(problems)) from None
+
+
+def _nearest(name: str, known: Iterable[str]) -> str:
+    """"; did you mean X?" for the closest known name, or nothing."""
+    near = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean {near[0]}?" if near else " (`agentfold config --show` lists them)"
 
 
 def from_flags(model: type[M], flags: Mapping[str, Any], what: str) -> M:

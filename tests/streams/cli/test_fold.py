@@ -142,6 +142,15 @@ def test_invalid_config_names_the_setting_and_its_source(tmp_path: Path) -> None
         load_fold_config(None, {}, {"grace_s": 9999})
     with pytest.raises(ConfigError, match="cooldown_s has no entry"):
         load_fold_config(None, {}, {"tier_actions": {"tier_1": "a", "tier_2": "b", "tier_3": "c"}})
+    typo = tmp_path / "typo.toml"
+    typo.write_text("windw_s = 60\n[worker]\nflush_intervl_s = 2\n")
+    with pytest.raises(ConfigError, match=r"windw_s \(from .*typo.toml:windw_s\): not a setting; "
+                       r"did you mean window_s\?"):  # fmt: skip
+        load_fold_config(typo, {})
+    with pytest.raises(ConfigError, match=r"flush_intervl_s .*did you mean flush_interval_s\?"):
+        load_worker_settings(typo, {})
+    with pytest.raises(ConfigError, match=r"zzzq \(from flag\): not a setting \(`agentfold"):
+        load_fold_config(None, {}, {"zzzq": 1})
     result = run_cli("fold", str(FLEET), "--set", "window_s=oops")
     assert result.returncode == 2
     assert b"window_s" in result.stderr and b"Traceback" not in result.stderr
