@@ -110,6 +110,13 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="flush sooner once this many outputs were sent since the last flush",
     )
+    web_port: int = Field(
+        default=9466,
+        ge=0,
+        le=65535,
+        description="port of /metrics (Prometheus), /healthz and /readyz (0 or --no-web: off)",
+    )
+    web_host: str = Field(default="0.0.0.0", description="address the web port listens on")
     stop_timeout_s: float = Field(
         default=8.0,
         gt=0,
@@ -242,7 +249,7 @@ def _validate(model: type[M], layers: _Layers, what: str) -> M:
 
 
 def _nearest(name: str, known: Iterable[str]) -> str:
-    """"; did you mean X?" for the closest known name, or nothing."""
+    """ "; did you mean X?" for the closest known name, or nothing."""
     near = difflib.get_close_matches(name, sorted(known), n=1)
     return f"; did you mean {near[0]}?" if near else " (`agentfold config --show` lists them)"
 

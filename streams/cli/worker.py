@@ -29,6 +29,8 @@ FLAGS = {
     "counters_interval_s": "--counters-interval",
     "linger_s": "--linger",
     "stop_timeout_s": "--stop-timeout",
+    "web_port": "--web-port",
+    "web_host": "--web-host",
     "processing_guarantee": "--guarantee",
     "log_level": "--log-level",
 }
@@ -45,6 +47,9 @@ def register(sub: Subparsers) -> None:
         "AGENTFOLD_* variables.",
     )
     add_model_flags(p, WorkerSettings, FLAGS)
+    p.add_argument(
+        "--no-web", action="store_true", help="serve no metrics or probes (as --web-port 0)"
+    )
     add_config_flags(p)
     p.set_defaults(run=run)
 
@@ -56,5 +61,7 @@ def run(args: argparse.Namespace) -> int:
     doc = read_config_file(args.config) if args.config is not None else {}  # read once
 
     flags = {name: getattr(args, name) for name in FLAGS}
+    if args.no_web:
+        flags["web_port"] = 0
     ws = load_worker_settings(args.config, os.environ, flags, doc=doc)
     return run_worker(ws, fold_config(args, doc))

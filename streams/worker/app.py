@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -32,7 +33,7 @@ from faust.types import TP
 from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope
-from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import ATTRIBUTION, OUTPUT_TOPICS, TELEMETRY
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.config import WorkerSettings
 from streams.folding.partition import LivePartition, Writes
@@ -52,6 +53,20 @@ def changelog_record_max(cfg: FoldConfig) -> int:
     event, plus a margin for what the fold's estimate misses (timers firing between its
     events, JSON escapes in text)."""
     return 2 * (cfg.state_max_bytes + 4 * cfg.payload_max_bytes) + 1024
+
+
+def flush_histogram(registry: Any) -> Any:
+    """`agentfold_flush_duration_seconds`, observed by the flusher's writer."""
+    from prometheus_client import Histogram
+
+    buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+    return Histogram(
+        "agentfold_flush_duration_seconds",
+        "a state flush, from the writer taking it (waiting for its outputs' acknowledgements "
+        "included) to its changelog records sent",
+        buckets=buckets,
+        registry=registry,
+    )
 
 
 def tick_event(worker_id: str, partition: int, now_ms: int) -> bytes:
@@ -77,6 +92,9 @@ class FoldWorker:
         self.last_seen: dict[int, float] = {}
         self.counters: Counter[str] = Counter()
         self._delivered: dict[int, int] = {}  # partition -> offset after the last delivered
+        self.assigned = False  # the group gave this worker its partitions at least once
+        self.restoring: set[int] = set()
+        self._web: Any = None  # the metrics and probes server, while it runs
         self.record_max = changelog_record_max(cfg)
         self.app = self._build()
         self._output_names = {name: t.get_topic_name() for name, t in self.outputs.items()}
@@ -149,6 +167,8 @@ class FoldWorker:
         if ws.tick_interval_s > 0:
             app.timer(ws.tick_interval_s, name="ticks")(self._ticks)
         app.timer(ws.counters_interval_s, name="counters")(self._log_counters)
+        if ws.web_port:
+            app.task(self._serve_web)
         if not self.exactly_once:
             app.timer(ws.flush_interval_s / 2, name="flush")(self._flush_timer)
         # Faust calls these with (app, partitions); its stubs declare only (sender, ...).
@@ -171,10 +191,14 @@ class FoldWorker:
             self.last_seen[p] = self.clock.monotonic()
             live = self.lives.get(p)
             if live is None:
-                if self.exactly_once:
-                    restored = self.restorer.from_table(p, self.table.items())
-                else:
-                    restored = await self.restorer.restore(p)
+                self.restoring.add(p)
+                try:
+                    if self.exactly_once:
+                        restored = self.restorer.from_table(p, self.table.items())
+                    else:
+                        restored = await self.restorer.restore(p)
+                finally:
+                    self.restoring.discard(p)
                 if TP(msg.topic, p) not in self.app.consumer.assignment():
                     continue  # revoked while restoring: the next owner folds it
                 live = self.lives[p] = restored
@@ -233,6 +257,8 @@ class FoldWorker:
                 sent = []
                 for record in result.outputs:
                     counters[f"out.{record.topic}"] += 1
+                    if record.topic == ATTRIBUTION:
+                        counters[f"actions.{record.value.get('closed_by')}"] += 1
                     out_key = record.key.encode() if record.key is not None else None
                     sent.append(
                         await self.outputs[record.topic].send(
@@ -249,6 +275,8 @@ class FoldWorker:
             pending = flusher.pending
             for record in result.outputs:
                 counters[f"out.{record.topic}"] += 1
+                if record.topic == ATTRIBUTION:
+                    counters[f"actions.{record.value.get('closed_by')}"] += 1
                 out_key = record.key.encode() if record.key is not None else None
                 value = canonical_json(record.value)
                 pending.append(await send(names[record.topic], out_key, value, p, None, None))
@@ -283,6 +311,45 @@ class FoldWorker:
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
         await self.drain_writes()
         await self.restorer.stop()
+        if self._web is not None:
+            await self._web.cleanup()
+
+    # ─── metrics and probes ────────────────────────────────────────────────────────
+
+    async def _serve_web(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from streams.ops import Probes, WorkerCollector, WorkerView, serve
+
+        registry = CollectorRegistry()
+        view = WorkerView(self.counters, self.lives, self._highwater, self.clock.now_ms)
+        registry.register(WorkerCollector(view))
+        self.flusher.on_written = flush_histogram(registry).observe
+        ws = self.ws
+        self._web = await serve(Probes(registry, self._not_ready), ws.web_host, ws.web_port)
+        if self._web is not None:
+            print(
+                f"agentfold worker: metrics on http://{ws.web_host}:{ws.web_port}/metrics "
+                "(probes: /healthz, /readyz)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _highwater(self, partition: int) -> int | None:
+        try:
+            high = self.app.consumer.highwater(TP(self.telemetry.get_topic_name(), partition))
+        except Exception:  # consumer not started, or the partition not assigned
+            return None
+        return int(high) if high is not None else None
+
+    def _not_ready(self) -> str | None:
+        if not self.assigned:
+            return "no partitions assigned yet (joining the consumer group)"
+        if self.restoring:
+            return f"restoring partition(s) {sorted(self.restoring)}"
+        if not self.app.producer.started:
+            return "the producer is not up"
+        return None
 
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
         # The state of revoked partitions must be in the changelog before the next owner
@@ -295,6 +362,7 @@ class FoldWorker:
 
     async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
         # Rebuilt from the changelog on each partition's next message.
+        self.assigned = True
         for tp in assigned:
             if tp.topic == self.telemetry.get_topic_name():
                 self.lives.pop(tp.partition, None)

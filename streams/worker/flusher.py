@@ -64,6 +64,7 @@ class Flusher:
         self._writer: asyncio.Task[None] | None = None
         self._state_failed = False
         self._crashing: asyncio.Future[None] | None = None
+        self.on_written: Callable[[float], None] | None = None  # seconds per flush written
 
     def due(self, live: LivePartition) -> bool:
         """Whether the message just folded on `live` should be followed by a flush."""
@@ -108,6 +109,7 @@ class Flusher:
         while True:
             pending, flushes = await queue.get()
             self._dequeued.set()
+            began = self.clock.monotonic()
             try:
                 if pending:
                     # Delivered before the state that says they were emitted is written.
@@ -124,6 +126,8 @@ class Flusher:
                 await self._crash(exc)
                 return
             queue.task_done()
+            if self.on_written is not None:
+                self.on_written(self.clock.monotonic() - began)
 
     async def _send_state(self, partition: int, writes: Writes) -> None:
         """Write state records straight to the changelog partition (module docstring)."""

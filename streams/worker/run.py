@@ -88,6 +88,7 @@ def worker_argv(
     log_level: str = "info",
     embedded: bool = True,
     config: Path | None = None,
+    web_port: int = 0,
 ) -> list[str]:
     """Command line of a worker subprocess with app id and topic prefix both `app_id`:
     for tests, benchmarks and the demo. On the embedded broker, its short group timeouts
@@ -109,6 +110,8 @@ def worker_argv(
         str(tick_interval_s),
         "--log-level",
         log_level,
+        "--web-port",  # off unless asked: several of these run side by side
+        str(web_port),
     ]
     if embedded:
         argv += ["--session-timeout", "2", "--heartbeat-interval", "0.3"]

@@ -14,7 +14,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 STREAMS = ROOT / "streams"
 TOP_LEVEL_ALLOWED = {"__init__", "clock", "config", "testing", "recorder"}  # recorder: alias
-ROLES = ("sdk", "healing", "worker", "folding", "replay", "kafka", "views", "demo", "cli", "native")
+ROLES = (
+    "sdk",
+    "healing",
+    "worker",
+    "folding",
+    "replay",
+    "kafka",
+    "views",
+    "demo",
+    "cli",
+    "native",
+    "ops",
+)
 
 
 def test_every_module_sits_in_a_role_subpackage() -> None:

@@ -1,0 +1,82 @@
+"""A live worker's /metrics, scraped over HTTP and parsed with prometheus-client's own
+parser; its probes. The counts are checked against what was produced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.kafka.broker import free_port
+from streams.kafka.topicio import end_offsets, produce_lines, wait_caught_up
+from streams.kafka.topics import create_topics
+from streams.worker.run import worker_argv
+from tests.streams.livelog import FLEET, PARTITIONS, Worker, lines_of, namespace
+
+pytestmark = pytest.mark.broker
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path: Path) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    lines = lines_of(FLEET)
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, PARTITIONS))
+    port = free_port()
+    worker = Worker(broker, ns, tmp_path / "worker.log")
+    worker.cmd = worker_argv(broker, ns, PARTITIONS, web_port=port)
+    worker.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # up once the app has started
+            try:
+                status, _ = get(f"{base}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, worker.log.read_text()
+                time.sleep(0.2)
+        assert status == 200
+        asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
+        assert get(f"{base}/readyz") == (200, "ready\n")
+        status, text = get(f"{base}/metrics")
+        assert status == 200
+    finally:
+        worker.stop()
+    got = samples(text)
+    ends = asyncio.run(end_offsets(broker, f"{ns}.telemetry"))
+    assert got[("agentfold_messages_total", ())] == sum(ends.values())
+    reasons = Counter({"invalid_json": 2, "schema_violation": 1, "unknown_type": 1})
+    for reason, n in reasons.items():
+        assert got[("agentfold_deadletters_total", (("reason", reason),))] == n
+    for p in range(PARTITIONS):
+        label = (("partition", str(p)),)
+        assert got[("agentfold_next_offset", label)] == ends[p]
+        assert got[("agentfold_consumer_lag_messages", label)] == 0
+        assert got[("agentfold_stream_time_lag_seconds", label)] > 0  # the fleet is old
+    assert got[("agentfold_outputs_total", (("topic", "runs"),))] > 0
+    assert got[("agentfold_flush_duration_seconds_count", ())] >= 1
+    assert any(name == "agentfold_actions_closed_total" for name, _ in got)
+    assert "metrics on http://" in worker.log.read_text()
+
