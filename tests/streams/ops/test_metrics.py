@@ -79,4 +79,3 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
     assert got[("agentfold_flush_duration_seconds_count", ())] >= 1
     assert any(name == "agentfold_actions_closed_total" for name, _ in got)
     assert "metrics on http://" in worker.log.read_text()
-
