@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
 from streams.cli.stopping import SIGNALS, at_once
-from streams.healing.executor import ExecutorSettings
+from streams.healing.executor import ExecutorSettings, ExecutorStats
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -20,6 +20,8 @@ FLAGS = {
     "timeout_s": "--timeout",
     "poll_s": "--poll",
     "max_in_flight": "--max-in-flight",
+    "web_port": "--web-port",
+    "web_host": "--web-host",
 }
 DEFAULT_HANDLERS = "streams.healing.handlers:acknowledge_handlers"
 
@@ -43,6 +45,9 @@ def register(sub: Subparsers) -> None:
         f"(default {DEFAULT_HANDLERS})",
     )
     add_model_flags(p, ExecutorSettings, FLAGS)
+    p.add_argument(
+        "--no-web", action="store_true", help="serve no metrics or probes (as --web-port 0)"
+    )
     p.set_defaults(run=run)
 
 
@@ -56,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     broker = need_broker(args)
     handlers = load_handlers(args.handlers)
     values = {name: getattr(args, name) for name in FLAGS}
+    if args.no_web:
+        values["web_port"] = 0
     settings = from_flags(
         ExecutorSettings, {"broker": broker, "prefix": args.prefix, **values}, "executor settings"
     )
@@ -84,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        stats = await Executor(settings, handlers).run(stop)
+        executor = Executor(settings, handlers)
+        web = await _serve_web(settings, executor.stats)
+        try:
+            stats = await executor.run(stop)
+        finally:
+            if web is not None:
+                await web.cleanup()
         outcomes = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_outcome.items())) or "none"
         print(
             f"agentfold executor: {stats.planned} planned actions seen, {stats.ran} run "
@@ -94,3 +107,27 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 128 + received[0] if received else 0
+
+
+async def _serve_web(settings: ExecutorSettings, stats: ExecutorStats) -> Any:
+    """/metrics, /healthz, /readyz (docs/operations.md), unless the port is 0."""
+    if not settings.web_port:
+        return None
+    from prometheus_client import CollectorRegistry
+
+    from streams.ops import ExecutorCollector, Probes, serve
+
+    registry = CollectorRegistry()
+    registry.register(ExecutorCollector(stats))
+
+    def not_ready() -> str | None:
+        return None if stats.joined else "joining the consumer group"
+
+    web = await serve(Probes(registry, not_ready), settings.web_host, settings.web_port)
+    if web is not None:
+        print(
+            f"agentfold executor: metrics on http://{settings.web_host}:{settings.web_port}"
+            "/metrics",
+            file=sys.stderr,
+        )
+    return web

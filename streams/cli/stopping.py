@@ -3,8 +3,9 @@
 The first SIGINT (Ctrl-C) or SIGTERM raises `Stopped` — a KeyboardInterrupt, so every
 `finally` and context manager on the way out runs — and the command exits with 128 +
 the signal (130, 143), as shells expect. A second signal while it is stopping exits at
-once. Long-running commands with their own event loop (worker, executor) install their
-own handlers with the same contract.
+once, and so does a stop that takes longer than STOP_GRACE_S. Long-running commands
+with their own event loop (worker, executor) install their own handlers with the same
+contract.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_S = 9.0  # past this after the first signal, the command exits at once
+_watchdogs: list[threading.Timer] = []
 
 
 class Stopped(KeyboardInterrupt):
@@ -53,6 +56,8 @@ def installed() -> Iterator[None]:
     finally:
         for signum, handler in before:
             signal.signal(signum, handler)
+        while _watchdogs:  # stopped in time: no late exit for whoever called us
+            _watchdogs.pop().cancel()
 
 
 def at_once(signum: int, what: str = "agentfold") -> None:
@@ -64,7 +69,20 @@ def at_once(signum: int, what: str = "agentfold") -> None:
 def _first(signum: int, frame: FrameType | None) -> None:
     for other in SIGNALS:
         signal.signal(other, _second)
+    # The exception below can be swallowed: a signal handler runs between any two
+    # bytecodes, also inside a finalizer or weakref callback, where Python only prints
+    # "Exception ignored". And clean-up can hang on a peer that is gone. Either way the
+    # command must still end: a watchdog does it.
+    watchdog = threading.Timer(STOP_GRACE_S, _late, (signum,))
+    watchdog.daemon = True
+    watchdog.start()
+    _watchdogs.append(watchdog)
     raise Stopped(signum)
+
+
+def _late(signum: int) -> None:
+    print(f"agentfold: did not stop within {STOP_GRACE_S:g} s", file=sys.stderr, flush=True)
+    at_once(signum)
 
 
 def _second(signum: int, frame: FrameType | None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -84,6 +85,13 @@ class ExecutorSettings(BaseModel):
         ge=1,
         description="started attempts kept in memory to skip redelivered plans",
     )
+    web_port: int = Field(
+        default=9467,
+        ge=0,
+        le=65535,
+        description="port of /metrics (Prometheus), /healthz and /readyz (0 or --no-web: off)",
+    )
+    web_host: str = Field(default="0.0.0.0", description="address the web port listens on")
 
 
 @dataclass
@@ -93,6 +101,9 @@ class ExecutorStats:
     already_done: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
     unreported: int = 0  # ran (or started) but the report could not be sent
+    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, outcome)
+    in_flight: int = 0
+    joined: bool = False  # in its consumer group, taking plans
 
     @property
     def idle(self) -> bool:
@@ -178,6 +189,7 @@ class Executor:
             if not started:
                 await _leave(consumer)
                 return self.stats
+            self.stats.joined = True
             producer = clients.producer(s.broker)
             try:
                 await clients.start(producer, s.broker)
@@ -235,10 +247,12 @@ class Executor:
         await self._slots.acquire()  # back-pressure: at most max_in_flight at once
         task = asyncio.ensure_future(self._run_and_report(producer, action, key))
         self._running.add(task)
+        self.stats.in_flight = len(self._running)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Future[None]) -> None:
         self._running.discard(task)
+        self.stats.in_flight = len(self._running)
         self._slots.release()
         if task.cancelled() or task.exception() is not None:
             self.stats.unreported += 1  # the healer's ack timeout will plan it again
@@ -254,6 +268,7 @@ class Executor:
         self.stats.ran += 1
         outcome = result.outcome.value
         self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
+        self.stats.attempts[(str(action.get("action_type")), outcome)] += 1
         log.info(
             "%s %s attempt %s on %s: %s in %.1fs",
             action.get("action_type"),

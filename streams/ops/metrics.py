@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from processors.state import NO_TIME
 from streams.folding.partition import LivePartition
+from streams.healing.executor import ExecutorStats
 
 # Worker counter name -> (metric, help); the rest are labelled families below.
 COUNTERS = {
@@ -115,3 +116,37 @@ def _labelled(family: CounterMetricFamily, counters: Mapping[str, int], prefix: 
         if key.startswith(prefix):
             family.add_metric([key[len(prefix) :]], value)
     return family
+
+
+class ExecutorCollector(Collector):
+    """The executor's statistics (it keeps them for its summary line anyway)."""
+
+    def __init__(self, stats: ExecutorStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        yield CounterMetricFamily(
+            "agentfold_executor_planned", "planned actions consumed", value=s.planned
+        )
+        yield CounterMetricFamily(
+            "agentfold_executor_already_done",
+            "plans skipped: this attempt was started before (its ledger)",
+            value=s.already_done,
+        )
+        yield CounterMetricFamily(
+            "agentfold_executor_unreported",
+            "attempts whose report could not be sent (re-planned at their ack timeout)",
+            value=s.unreported,
+        )
+        attempts = CounterMetricFamily(
+            "agentfold_executor_attempts",
+            "attempts run and reported, by action type and outcome",
+            labels=["action_type", "outcome"],
+        )
+        for (action_type, outcome), n in sorted(s.attempts.items()):
+            attempts.add_metric([action_type, outcome], n)
+        yield attempts
+        yield GaugeMetricFamily(
+            "agentfold_executor_in_flight", "attempts running now", value=s.in_flight
+        )

@@ -79,3 +79,50 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
     assert got[("agentfold_flush_duration_seconds_count", ())] >= 1
     assert any(name == "agentfold_actions_closed_total" for name, _ in got)
     assert "metrics on http://" in worker.log.read_text()
+
+
+def test_the_executor_exposes_its_attempts(broker: str, tmp_path: Path) -> None:
+    """`agentfold executor` with its web port: attempts by action type and outcome."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.streams.healing.test_executor import plan, produce
+
+    EXECUTOR = [sys.executable, "-m", "streams.cli", "executor"]
+
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    plans = [plan(f"exec-{i}", "nudge") for i in range(3)] + [plan("exec-9", "escalate")]
+    asyncio.run(produce(broker, f"{ns}.healing", plans))
+    port = free_port()
+    log = tmp_path / "executor.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*EXECUTOR, "--broker", broker, "--prefix", ns, "--group", ns, "--web-port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        total = 0.0
+        while total < 4:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+            try:
+                _, text = get(f"{base}/metrics")
+            except OSError:
+                continue
+            got = samples(text)
+            total = sum(v for (n, _), v in got.items() if n == "agentfold_executor_attempts_total")
+        assert get(f"{base}/readyz") == (200, "ready\n")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 143
+    nudge = (("action_type", "nudge"), ("outcome", "success"))
+    assert got[("agentfold_executor_attempts_total", nudge)] == 3
+    assert got[("agentfold_executor_planned_total", ())] == 4
+    assert got[("agentfold_executor_in_flight", ())] == 0
