@@ -74,3 +74,74 @@ def test_executor_and_demo_are_opt_in_profiles_on_the_same_broker() -> None:
         run = next(s for s in steps if s[:2] == ["exec", "agentfold"])
         assert run[2] == command
         assert run[run.index("--broker") + 1] == internal
+
+
+ROOT = COMPOSE.parent
+
+
+def exported_metric_names() -> set[str]:
+    """Every metric name the worker and the executor expose, from their collectors."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from processors.config import FoldConfig
+    from streams.folding.partition import LivePartition
+    from streams.healing.executor import ExecutorStats
+    from streams.ops import ExecutorCollector, WorkerCollector, WorkerView
+    from streams.worker.app import flush_histogram
+
+    registry = CollectorRegistry()
+    live = LivePartition(FoldConfig(), 0)
+    live.fold.state.meta.stream_ms = 1_000  # a partition that has seen events
+    counters = {"deadletter.invalid_json": 1, "out.runs": 1, "actions.completed": 1}
+    view = WorkerView(counters, {0: live}, lambda p: 10, lambda: 0)
+    registry.register(WorkerCollector(view))
+    stats = ExecutorStats()
+    stats.attempts[("nudge", "success")] += 1
+    registry.register(ExecutorCollector(stats))
+    flush_histogram(registry)
+    text = generate_latest(registry).decode()
+    return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_prometheus_scrapes_every_worker_and_executor_replica() -> None:
+    from streams.config import WorkerSettings
+    from streams.healing.executor import ExecutorSettings
+
+    services = load()
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    mounted = prometheus["volumes"][0].split(":")[0]
+    config = yaml.safe_load((ROOT / mounted).read_text())
+    ports = {}
+    for job in config["scrape_configs"]:
+        (sd,) = job["dns_sd_configs"]
+        (name,) = sd["names"]
+        assert name in services  # the compose service: its DNS name lists every replica
+        ports[name] = sd["port"]
+    assert ports == {
+        "worker": WorkerSettings.model_fields["web_port"].default,
+        "executor": ExecutorSettings(broker="x:1").web_port,
+    }
+    for name, port in ports.items():  # each serves on the port scraped
+        run = shlex.split(services[name]["command"][-1].split("&&")[-1])
+        assert run[run.index("--web-port") + 1] == str(port)
+
+
+def test_the_dashboard_queries_only_metrics_the_code_exports() -> None:
+    import json
+    import re
+
+    grafana = load()["grafana"]
+    files = {v.split(":")[1]: ROOT / v.split(":")[0] for v in grafana["volumes"]}
+    for source in files.values():
+        assert source.exists(), source
+    dashboard = json.loads(files["/etc/grafana/dashboards/agentfold.json"].read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"agentfold_[a-z_]+", e)}
+    exported = exported_metric_names()
+    assert used and used <= exported, used - exported
+    provider = yaml.safe_load(
+        files["/etc/grafana/provisioning/dashboards/agentfold.yml"].read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
