@@ -32,6 +32,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -39,6 +40,7 @@ from pydantic import (
 
 from processors.config import FoldConfig
 from schemas.errors import ConfigError
+from streams.kafka.security import KafkaSecurity
 
 __all__ = [
     "ENV_PREFIX",
@@ -55,7 +57,9 @@ __all__ = [
 
 ENV_PREFIX = "AGENTFOLD_"
 WORKER_SECTION = "worker"
-RESERVED_SECTIONS = frozenset({WORKER_SECTION, "broker", "executor", "sdk", "demo"})
+KAFKA_SECTION = "kafka"
+TEXT_TYPES: tuple[object, ...] = (str, str | None, SecretStr | None, Path | None)
+RESERVED_SECTIONS = frozenset({WORKER_SECTION, KAFKA_SECTION, "broker", "executor", "sdk", "demo"})
 DEFAULT = "default"
 
 M = TypeVar("M", bound=BaseModel)
@@ -195,7 +199,8 @@ def _parse_scalar(raw: str) -> Any:
 
 
 def _is_text(model: type[BaseModel], name: str) -> bool:
-    return model.model_fields[name].annotation in (str, str | None)
+    # Taken as written from a variable: "123" stays a password, not a number.
+    return model.model_fields[name].annotation in TEXT_TYPES
 
 
 @dataclass(slots=True)
@@ -319,6 +324,21 @@ def load_worker_settings(
     return _validate(WorkerSettings, layers, "worker settings")
 
 
+def load_kafka_security(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    doc: Mapping[str, Any] | None = None,
+) -> KafkaSecurity:
+    """Every client's security settings: the file's [kafka] table, then AGENTFOLD_*."""
+    section = _file(config_file, doc).get(KAFKA_SECTION, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{KAFKA_SECTION}] in {config_file} must be a table")
+    name = f"{config_file}:[{KAFKA_SECTION}]" if config_file is not None else None
+    layers = _layers(KafkaSecurity, section, name, env, None)
+    return _validate(KafkaSecurity, layers, "Kafka security settings")
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """Both models and, per setting ("fold.window_s", "worker.broker"), its source."""
@@ -366,6 +386,7 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
             "Fold (top level of --config; `--set KEY=VALUE`)": FoldConfig,
             "Worker (`[worker]` of --config; `agentfold worker --help` for flags)": WorkerSettings,
             "Executor (`agentfold executor --help` for flags)": ExecutorSettings,
+            "Kafka security (`[kafka]` of --config; every client)": KafkaSecurity,
         }
     out: list[str] = []
     for title, model in models.items():

@@ -140,10 +140,10 @@ def unknown_env(env: dict[str, str]) -> list[str]:
     import difflib
 
     from streams.config import WorkerSettings
+    from streams.kafka.security import KafkaSecurity
 
-    known = KNOWN_ENV | {
-        env_name(f) for f in (*FoldConfig.model_fields, *WorkerSettings.model_fields)
-    }
+    models = (FoldConfig, WorkerSettings, KafkaSecurity)
+    known = KNOWN_ENV | {env_name(f) for m in models for f in m.model_fields}
     warnings = []
     for name in sorted(k for k in env if k.startswith("AGENTFOLD_") and k not in known):
         near = difflib.get_close_matches(name, sorted(known), n=1)

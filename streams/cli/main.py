@@ -108,6 +108,11 @@ def _main(argv: Sequence[str] | None) -> int:
         for name in ("aiokafka", "kafka"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
+        from streams.config import load_kafka_security
+        from streams.kafka import clients
+
+        # Every client this command builds authenticates the same way.
+        clients.configure(load_kafka_security(getattr(args, "config", None), os.environ))
         return int(args.run(args))
     except AgentfoldError as exc:
         if args.debug:

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 from schemas.errors import AgentfoldError
+from streams.kafka.security import KafkaSecurity
 
 
 class BrokerUnreachable(AgentfoldError):
@@ -30,19 +31,45 @@ def bootstrap_problem(address: str) -> str | None:
     return None
 
 
-def consumer(bootstrap: str, *topics: str, **settings: Any) -> AIOKafkaConsumer:
+_security = KafkaSecurity()
+_auth: dict[str, Any] = {}  # its client keyword arguments (the TLS context built once)
+
+
+def configure(security: KafkaSecurity) -> None:
+    """The security every client built from now on uses (a command sets it once, from
+    AGENTFOLD_* variables and the [kafka] table of its --config)."""
+    global _security, _auth
+    _security, _auth = security, security.client_kwargs()
+
+
+def security() -> KafkaSecurity:
+    return _security
+
+
+def _with_auth(settings: dict[str, Any], given: KafkaSecurity | None) -> dict[str, Any]:
+    auth = _auth if given is None else given.client_kwargs()
+    return {**auth, **settings}
+
+
+def consumer(
+    bootstrap: str, *topics: str, security: KafkaSecurity | None = None, **settings: Any
+) -> AIOKafkaConsumer:
     """A consumer; without `group_id` it has no group (reads ranges it is assigned).
     Offsets are committed only explicitly unless `enable_auto_commit` says otherwise."""
     settings.setdefault("enable_auto_commit", False)
-    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **settings)
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **_with_auth(settings, security))
 
 
-def producer(bootstrap: str, **settings: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, **settings)
+def producer(
+    bootstrap: str, security: KafkaSecurity | None = None, **settings: Any
+) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **_with_auth(settings, security))
 
 
-def admin(bootstrap: str, **settings: Any) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **settings)
+def admin(
+    bootstrap: str, security: KafkaSecurity | None = None, **settings: Any
+) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **_with_auth(settings, security))
 
 
 async def start(client: Any, bootstrap: str) -> None:
@@ -53,7 +80,14 @@ async def start(client: Any, bootstrap: str) -> None:
     except KafkaConnectionError:
         close = getattr(client, "stop", None) or client.close
         await close()
+        protocol = _security.security_protocol
+        hint = (
+            ""
+            if protocol == "PLAINTEXT"
+            else f"; or the broker's listener does not speak {protocol} with these "
+            "credentials (AGENTFOLD_SECURITY_PROTOCOL, AGENTFOLD_SASL_*, AGENTFOLD_SSL_*)"
+        )
         raise BrokerUnreachable(
             f"no Kafka broker answers at {bootstrap}: pass --broker HOST:PORT or set "
-            "AGENTFOLD_BROKER (`agentfold broker` starts an embedded one)"
+            f"AGENTFOLD_BROKER (`agentfold broker` starts an embedded one){hint}"
         ) from None

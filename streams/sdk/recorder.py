@@ -35,6 +35,7 @@ from schemas.outputs import TELEMETRY
 from streams.clock import SYSTEM_CLOCK
 from streams.kafka import clients
 from streams.kafka.logs import quiet_retries
+from streams.kafka.security import KafkaSecurity
 from streams.kafka.topics import topic_name
 from streams.sdk.batcher import Batcher, Message
 from streams.sdk.run import RecorderError, Run
@@ -61,11 +62,13 @@ class _Core:
         max_buffered_events: int,
         retry_s: float,
         clock_ms: Callable[[], int],
+        security: KafkaSecurity,
     ) -> None:
         broker = broker or os.environ.get("AGENTFOLD_BROKER")
         if not broker:
             raise RecorderError("no broker: pass broker='host:port' or set AGENTFOLD_BROKER")
         self.broker = broker
+        self.security = security
         quiet_retries()  # the agent's log must not fill with the client's retries
         self.agent_id = agent_id
         self.topic = topic_name(topic_prefix, TELEMETRY)
@@ -121,7 +124,9 @@ class _Core:
 
     async def _connect(self) -> AIOKafkaProducer:
         while True:
-            producer = clients.producer(self.broker, linger_ms=5, max_request_size=1 << 20)
+            producer = clients.producer(
+                self.broker, self.security, linger_ms=5, max_request_size=1 << 20
+            )
             try:
                 await producer.start()
                 # Sending to a topic the broker does not have would create it with the
@@ -249,10 +254,16 @@ class _RecorderBase:
         max_buffered_events: int = 100_000,
         retry_s: float = 1.0,
         clock_ms: Callable[[], int] = SYSTEM_CLOCK.now_ms,
+        security: KafkaSecurity | None = None,
     ) -> None:
         """`broker` defaults to $AGENTFOLD_BROKER, `topic_prefix` to
-        $AGENTFOLD_TOPIC_PREFIX or "agentfold"."""
+        $AGENTFOLD_TOPIC_PREFIX or "agentfold", `security` (SASL, TLS) to the
+        AGENTFOLD_* security variables (docs/operations.md)."""
         prefix = topic_prefix or os.environ.get("AGENTFOLD_TOPIC_PREFIX", "agentfold")
+        if security is None:
+            from streams.config import load_kafka_security
+
+            security = load_kafka_security(None, os.environ)
         self._core = _Core(
             broker,
             agent_id,
@@ -264,6 +275,7 @@ class _RecorderBase:
             max_buffered_events,
             retry_s,
             clock_ms,
+            security,
         )
 
     def start_run(

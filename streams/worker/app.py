@@ -37,6 +37,7 @@ from schemas.outputs import ATTRIBUTION, OUTPUT_TOPICS, TELEMETRY
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.config import WorkerSettings
 from streams.folding.partition import LivePartition, Writes
+from streams.kafka import clients
 from streams.kafka.topics import topic_name
 from streams.worker.faust_compat import StateTable, ack_skipped, committed_offset, store_get
 from streams.worker.flusher import Flusher
@@ -133,7 +134,8 @@ class FoldWorker:
             consumer_max_fetch_size=4 * MiB,  # oversize messages must reach the dead letters
             producer_max_request_size=max(2 * MiB, self.record_max + 64 * 1024),
             producer_linger=ws.linger_s,
-            web_enabled=False,
+            web_enabled=False,  # streams/ops serves metrics and probes instead
+            broker_credentials=clients.security().faust_credentials(),
             Table=StateTable,
             table_cleanup_interval=3600.0,
             # Everything agentfold moves is raw bytes; decoding is schemas.codec's job.
