@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -58,6 +58,16 @@ __all__ = [
 ENV_PREFIX = "AGENTFOLD_"
 WORKER_SECTION = "worker"
 KAFKA_SECTION = "kafka"
+# The metrics and probes port of a long-running process (worker, executor).
+WebPort = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=65535,
+        description="port of /metrics (Prometheus), /healthz and /readyz (0 or --no-web: off)",
+    ),
+]
+WebHost = Annotated[str, Field(description="address the web port listens on")]
 TEXT_TYPES: tuple[object, ...] = (str, str | None, SecretStr | None, Path | None)
 RESERVED_SECTIONS = frozenset({WORKER_SECTION, KAFKA_SECTION, "broker", "executor", "sdk", "demo"})
 DEFAULT = "default"
@@ -114,13 +124,8 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="flush sooner once this many outputs were sent since the last flush",
     )
-    web_port: int = Field(
-        default=9466,
-        ge=0,
-        le=65535,
-        description="port of /metrics (Prometheus), /healthz and /readyz (0 or --no-web: off)",
-    )
-    web_host: str = Field(default="0.0.0.0", description="address the web port listens on")
+    web_port: WebPort = 9466
+    web_host: WebHost = "0.0.0.0"
     stop_timeout_s: float = Field(
         default=8.0,
         gt=0,
@@ -281,17 +286,29 @@ def _fold_layers(
     return _layers(FoldConfig, values, name, env, overrides)
 
 
+def _section_layers(
+    model: type[BaseModel],
+    section_name: str,
+    config_file: Path | None,
+    env: Mapping[str, str] | None,
+    overrides: Mapping[str, Any] | None,
+    doc: Mapping[str, Any] | None,
+) -> _Layers:
+    """The layers of a model whose file settings are one table of the config file."""
+    section = _file(config_file, doc).get(section_name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{section_name}] in {config_file} must be a table")
+    name = f"{config_file}:[{section_name}]" if config_file is not None else None
+    return _layers(model, section, name, env, overrides)
+
+
 def _worker_layers(
     config_file: Path | None,
     env: Mapping[str, str] | None,
     overrides: Mapping[str, Any] | None,
     doc: Mapping[str, Any] | None,
 ) -> _Layers:
-    section = _file(config_file, doc).get(WORKER_SECTION, {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"[{WORKER_SECTION}] in {config_file} must be a table")
-    name = f"{config_file}:[{WORKER_SECTION}]" if config_file is not None else None
-    layers = _layers(WorkerSettings, section, name, env, overrides)
+    layers = _section_layers(WorkerSettings, WORKER_SECTION, config_file, env, overrides, doc)
     if layers.values.get("broker") is None:
         for key, value in EMBEDDED_WORKER_DEFAULTS.items():
             if key not in layers.values:
@@ -331,11 +348,7 @@ def load_kafka_security(
     doc: Mapping[str, Any] | None = None,
 ) -> KafkaSecurity:
     """Every client's security settings: the file's [kafka] table, then AGENTFOLD_*."""
-    section = _file(config_file, doc).get(KAFKA_SECTION, {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"[{KAFKA_SECTION}] in {config_file} must be a table")
-    name = f"{config_file}:[{KAFKA_SECTION}]" if config_file is not None else None
-    layers = _layers(KafkaSecurity, section, name, env, None)
+    layers = _section_layers(KafkaSecurity, KAFKA_SECTION, config_file, env, None, doc)
     return _validate(KafkaSecurity, layers, "Kafka security settings")
 
 

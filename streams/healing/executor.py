@@ -38,6 +38,7 @@ from schemas.envelope import envelope
 from schemas.outputs import EXECUTOR_LEDGER, HEALING, TELEMETRY
 from schemas.timefmt import parse_rfc3339_ms
 from streams.clock import SYSTEM_CLOCK
+from streams.config import WebHost, WebPort
 from streams.healing.engine import (
     DEFAULT_POLL_S,
     DEFAULT_TIMEOUT_S,
@@ -85,13 +86,8 @@ class ExecutorSettings(BaseModel):
         ge=1,
         description="started attempts kept in memory to skip redelivered plans",
     )
-    web_port: int = Field(
-        default=9467,
-        ge=0,
-        le=65535,
-        description="port of /metrics (Prometheus), /healthz and /readyz (0 or --no-web: off)",
-    )
-    web_host: str = Field(default="0.0.0.0", description="address the web port listens on")
+    web_port: WebPort = 9467
+    web_host: WebHost = "0.0.0.0"
 
 
 @dataclass

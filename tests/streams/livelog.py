@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from processors.config import FoldConfig
 from schemas.outputs import OUTPUT_TOPICS
@@ -114,6 +115,22 @@ def live(broker: str, ns: str, with_dead_letters: bool = False) -> tuple[Outputs
 def dead_letter_reasons(broker: str, ns: str) -> Counter[str]:
     parts = asyncio.run(read_topic(broker, f"{ns}.deadletter"))
     return Counter(orjson.loads(r.value)["reason"] for rs in parts.values() for r in rs)
+
+
+def produce_keyed(broker: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    """Produce (key, value) messages in order; an unkeyed one goes to partition 0."""
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=4 << 20)
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send(topic, value, key=key, partition=None if key else 0)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
 
 
 def namespace() -> str:

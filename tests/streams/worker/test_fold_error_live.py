@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.cli import main
 from streams.kafka.topics import create_topics
@@ -25,6 +24,7 @@ from tests.streams.livelog import (
     live,
     namespace,
     offline,
+    produce_keyed,
 )
 
 
@@ -49,19 +49,9 @@ def test_a_raising_fold_is_dead_lettered_live_and_on_replay(broker: str, tmp_pat
     assert marked == 5
     messages = batched(lines, 10)
 
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        try:
-            for m in messages:
-                key = orjson.loads(m)[0]["subject"].encode()
-                await producer.send(f"{ns}.telemetry", m, key=key)
-            await producer.flush()
-        finally:
-            await producer.stop()
-
     asyncio.run(create_topics(broker, ns, PARTITIONS))
-    asyncio.run(produce())
+    keyed = [(orjson.loads(m)[0]["subject"].encode(), m) for m in messages]
+    produce_keyed(broker, f"{ns}.telemetry", keyed)
     worker = Worker(broker, ns, tmp_path / "worker.log")
     worker.cmd = faults.worker_argv(worker.cmd)
     worker.start()

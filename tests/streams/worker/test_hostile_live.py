@@ -12,7 +12,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.cli import main
 from streams.kafka.topics import create_topics
@@ -26,6 +25,7 @@ from tests.streams.livelog import (
     live,
     namespace,
     offline,
+    produce_keyed,
 )
 
 N_HOSTILE = 10_000
@@ -56,18 +56,8 @@ def test_hostile_input_harms_no_one_and_nothing_is_lost(broker: str, tmp_path: P
     for m in trouble:  # hostile messages anywhere between the healthy ones, in order
         order.insert(rng.randrange(len(order) + 1), (m.key, m.value))
 
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=4 << 20)
-        await producer.start()
-        try:
-            for key, value in order:
-                await producer.send(topic, value, key=key, partition=None if key else 0)
-            await producer.flush()
-        finally:
-            await producer.stop()
-
     asyncio.run(create_topics(broker, ns, PARTITIONS))
-    asyncio.run(produce())
+    produce_keyed(broker, topic, order)
     worker = Worker(broker, ns, tmp_path / "worker.log")
     worker.start()
     worker.finish(timeout_s=240)  # caught up, then a clean stop (exit 0): it never crashed
