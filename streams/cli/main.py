@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -88,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with stopping.installed():
             return _main(argv)
-    except KeyboardInterrupt as exc:  # before the command ran, or a command let it out
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        if not stopping.interrupted(exc):
+            raise
+        # before the command ran, or a command let it out
         code = exit_code(exc)
         print(f"agentfold: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
         return code

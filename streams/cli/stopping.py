@@ -1,8 +1,10 @@
 """How every command stops on a signal, as an operator expects of a terminal job.
 
 The first SIGINT (Ctrl-C) or SIGTERM raises `Stopped` — a KeyboardInterrupt, so every
-`finally` and context manager on the way out runs — and the command exits with 128 +
-the signal (130, 143), as shells expect. A second signal while it is stopping exits at
+`finally` and context manager on the way out runs — or, while an event loop runs,
+cancels its tasks (an exception raised from a signal handler can land in a finalizer,
+where Python swallows it; a cancellation unwinds at an await). The command exits with
+128 + the signal (130, 143), as shells expect. A second signal while it is stopping exits at
 once, and so does a stop that takes longer than STOP_GRACE_S. Long-running commands
 with their own event loop (worker, executor) install their own handlers with the same
 contract.
@@ -10,6 +12,7 @@ contract.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -21,6 +24,7 @@ from types import FrameType
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_GRACE_S = 9.0  # past this after the first signal, the command exits at once
 _watchdogs: list[threading.Timer] = []
+stopped_by: int | None = None  # the first stop signal, once one arrived
 
 
 class Stopped(KeyboardInterrupt):
@@ -35,9 +39,18 @@ class Stopped(KeyboardInterrupt):
         return 128 + self.signum
 
 
-def exit_code(exc: KeyboardInterrupt) -> int:
+def exit_code(exc: BaseException) -> int:
     """128 + the signal that stopped the command (a bare KeyboardInterrupt: SIGINT)."""
-    return exc.code if isinstance(exc, Stopped) else 128 + signal.SIGINT
+    if isinstance(exc, Stopped):
+        return exc.code
+    return 128 + (stopped_by or signal.SIGINT)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is how a stop signal unwinds: Ctrl-C, or the tasks it cancelled."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        isinstance(exc, asyncio.CancelledError) and stopped_by is not None
+    )
 
 
 @contextlib.contextmanager
@@ -48,6 +61,8 @@ def installed() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    global stopped_by
+    stopped_by = None
     before = [(signum, signal.getsignal(signum)) for signum in SIGNALS]
     for signum in SIGNALS:
         signal.signal(signum, _first)
@@ -67,6 +82,8 @@ def at_once(signum: int, what: str = "agentfold") -> None:
 
 
 def _first(signum: int, frame: FrameType | None) -> None:
+    global stopped_by
+    stopped_by = signum
     for other in SIGNALS:
         signal.signal(other, _second)
     # The exception below can be swallowed: a signal handler runs between any two
@@ -77,6 +94,13 @@ def _first(signum: int, frame: FrameType | None) -> None:
     watchdog.daemon = True
     watchdog.start()
     _watchdogs.append(watchdog)
+    loop = asyncio.events._get_running_loop()
+    if loop is not None:
+        # An event loop runs: cancel its tasks, so that they unwind at their awaits —
+        # asyncio.run then raises CancelledError, which `exit_code` maps to the signal.
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        return
     raise Stopped(signum)
 
 

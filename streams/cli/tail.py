@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, need_broker
-from streams.cli.stopping import exit_code
+from streams.cli.stopping import exit_code, interrupted
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -45,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         run_tail(
             broker, topic, logical, args.from_beginning, args.execution, args.json, args.to_end
         )
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the usual way to end a follow
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:  # Ctrl-C, SIGTERM
+        if not interrupted(exc):
+            raise
         print("agentfold tail: stopped", file=sys.stderr)
         return exit_code(exc)
     return 0

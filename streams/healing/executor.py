@@ -54,7 +54,6 @@ from streams.kafka.topics import topic_name
 
 log = logging.getLogger("agentfold.executor")
 T = TypeVar("T")
-STOP_WAIT_S = 3.0  # how long a stopping executor waits to leave its consumer group
 
 
 class ExecutorSettings(BaseModel):
@@ -296,7 +295,7 @@ async def _unless_stopped(
 async def _leave(consumer: AIOKafkaConsumer) -> None:
     """Stop the consumer; leaving the group waits for a join in progress, so bounded."""
     try:
-        await asyncio.wait_for(consumer.stop(), STOP_WAIT_S)
+        await asyncio.wait_for(consumer.stop(), clients.CLOSE_WAIT_S)
     except TimeoutError:
         log.warning("stopped without leaving the group cleanly (it notices on its own)")
 

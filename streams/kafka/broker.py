@@ -132,6 +132,14 @@ class EmbeddedBroker:
             proc.kill()
             proc.wait(timeout=5)
 
+    def kill(self) -> None:
+        """Stop it now, without waiting for it to wind down (what it held is in memory:
+        gone either way) — for a process that must exit at once."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -4,6 +4,8 @@ the security settings a managed Kafka needs) are applied in exactly one place.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -31,6 +33,7 @@ def bootstrap_problem(address: str) -> str | None:
     return None
 
 
+CLOSE_WAIT_S = 2.0  # how long closing a client may wait when the process is stopping
 _security = KafkaSecurity()
 _auth: dict[str, Any] = {}  # its client keyword arguments (the TLS context built once)
 
@@ -75,10 +78,15 @@ def admin(
 async def start(client: Any, bootstrap: str) -> None:
     """Start a client built here; when no broker answers, close it again (no "Unclosed"
     warning at exit) and raise BrokerUnreachable with what to try."""
+    close = getattr(client, "stop", None) or client.close
     try:
         await client.start()
+    except asyncio.CancelledError:  # stopped while connecting: leave nothing open
+        # Bounded: a consumer leaving its group waits for a join the broker may hold.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(close(), CLOSE_WAIT_S)
+        raise
     except KafkaConnectionError:
-        close = getattr(client, "stop", None) or client.close
         await close()
         protocol = _security.security_protocol
         hint = (

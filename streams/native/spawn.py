@@ -21,6 +21,7 @@ def spawned(native: bool, target: str, *args: Any) -> Any:
     # A terminal's Ctrl-C reaches the whole process group: the parent decides, and
     # stops its children itself (no traceback from each of them).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent
     if native:
         activate()
     module_name, _, name = target.partition(":")

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -355,8 +356,14 @@ def _run_jobs(
         )
         for group in _split(work, jobs)
     ]
-    for proc in procs:
-        proc.start()
+    # Started with SIGINT blocked (the mask is inherited): a Ctrl-C while a job still
+    # imports would print its traceback; `spawned` ignores SIGINT, then unblocks it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        for proc in procs:
+            proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     parts: list[PartitionResult] = []
     folds: set[str] = set()
     errors: list[str] = []

@@ -18,6 +18,7 @@ is back; overflow is dropped and counted with a warning.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -205,12 +206,15 @@ class _Core:
     async def _connect_or_stop(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
         connect = asyncio.ensure_future(self._connect())
         stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if connect.done():
+        try:
+            await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when cancelled: neither may be left pending
             stopped.cancel()
-            return connect.result()
-        connect.cancel()
-        return None
+            if not connect.done():
+                connect.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connect
+        return connect.result() if not connect.cancelled() else None
 
     async def flush(self, timeout_s: float | None) -> bool:
         """Wait until everything recorded so far is delivered; False on timeout."""
@@ -341,8 +345,21 @@ class AsyncRecorder(_RecorderBase):
     async def __aenter__(self) -> AsyncRecorder:
         return await self.start()
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is asyncio.CancelledError or exc_type is KeyboardInterrupt:
+            await self._abandon()  # the agent is being torn down: no delivery wait
+            return
         await self.close()
+
+    async def _abandon(self) -> None:
+        """Stop the sender now (its producer closed, nothing left pending), and say what
+        was not delivered."""
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._report_loss()
 
 
 class Recorder(_RecorderBase):

@@ -58,7 +58,7 @@ def run_worker(ws: WorkerSettings, cfg: FoldConfig) -> int:
         )
         worker.stop_timeout_s = ws.stop_timeout_s
         if embedded is not None:
-            worker.on_abort = embedded.stop
+            worker.on_abort = embedded.kill  # exiting at once: no graceful wait
         quiet_internals(ws.log_level)
         print(
             f"agentfold worker: folding {ws.topic_prefix}.telemetry ({ws.partitions} partitions) "
