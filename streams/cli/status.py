@@ -23,7 +23,8 @@ def register(sub: Subparsers) -> None:
         "status",
         help="per partition: what the worker group has committed, the end, the lag",
         description="Per partition of <prefix>.telemetry: the worker group's committed "
-        "offset, the partition's end and the lag. Exit 0 when the group has caught up, 1 "
+        "offset, the partition's end, the lag and the stream time as of the worker's last "
+        "flush. Exit 0 when the group has caught up, 1 "
         "when it has not; --wait blocks until it has folded everything the log held when "
         "asked (or --timeout passes).",
     )
@@ -41,8 +42,44 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(run=run)
 
 
+# A flush writes at most flush_max_dirty execution records before its commit record.
+COMMIT_SEARCH = 4096
+
+
+async def stream_times(broker: str, changelog: str, partitions: list[int]) -> dict[int, int]:
+    """Each partition's stream time as of the worker's last flush: its newest commit
+    record (b"m:<p>"), searched among the changelog partition's last COMMIT_SEARCH
+    records (absent: no flush yet, or another app's changelog)."""
+    import orjson
+
+    from streams.folding.changelog import meta_key
+    from streams.kafka import clients, end_offsets
+    from streams.kafka.topicio import fetch_range
+
+    ends = await end_offsets(broker, changelog)
+    found: dict[int, int] = {}
+    if not ends:
+        return found
+    reader = clients.consumer(broker)
+    await clients.start(reader, broker)
+    try:
+        for p in partitions:
+            end = ends.get(p, 0)
+            records = await fetch_range(reader, changelog, p, max(0, end - COMMIT_SEARCH), end)
+            key = meta_key(p)
+            commit = next((r for r in reversed(records) if r.key == key and r.value), None)
+            if commit is not None and commit.value is not None:
+                stream_ms = orjson.loads(commit.value).get("stream_ms")
+                if isinstance(stream_ms, int) and stream_ms > 0:
+                    found[p] = stream_ms
+    finally:
+        await reader.stop()
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from schemas.errors import InputError
+    from schemas.timefmt import format_ms
     from streams.kafka import committed_offsets, end_offsets, topic_name
 
     broker = need_broker(args)
@@ -66,9 +103,12 @@ def run(args: argparse.Namespace) -> int:
             break
         time.sleep(0.5)
         rows = asyncio.run(lags())
-    print(f"{'PARTITION':>9} {'COMMITTED':>12} {'END':>12} {'LAG':>10}")
+    clocks = asyncio.run(stream_times(broker, f"{args.group}-state-changelog", sorted(rows)))
+    print(f"{'PARTITION':>9} {'COMMITTED':>12} {'END':>12} {'LAG':>10}  STREAM TIME")
     for p, (done, end) in sorted(rows.items()):
-        print(f"{p:>9} {done:>12,} {end:>12,} {max(0, end - done):>10,}")
+        clock = clocks.get(p)
+        shown = format_ms(clock) if clock is not None else "—"
+        print(f"{p:>9} {done:>12,} {end:>12,} {max(0, end - done):>10,}  {shown}")
     verdict = "caught up" if behind == 0 else f"{behind:,} message(s) behind"
     if args.wait and behind:
         verdict += f" after waiting {args.timeout:g} s"
