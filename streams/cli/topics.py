@@ -28,6 +28,21 @@ def register(sub: Subparsers) -> None:
     p.add_argument("action", choices=["create", "list"], help="create the topics, or list them")
     add_broker_flags(p)
     add_partitions_flag(p, "partitions per topic when creating")
+    p.add_argument(
+        "--replication-factor",
+        type=int,
+        default=1,
+        metavar="N",
+        help="copies of each partition when creating (default 1; 3 on a production cluster)",
+    )
+    p.add_argument(
+        "--min-insync-replicas",
+        type=int,
+        default=None,
+        metavar="N",
+        help="min.insync.replicas of each topic when creating (default: the broker's; "
+        "2 with --replication-factor 3 survives one broker down without losing a write)",
+    )
     p.set_defaults(run=run)
 
 
@@ -37,8 +52,21 @@ def run(args: argparse.Namespace) -> int:
 
     broker = need_broker(args)
     partitions = positive(args.partitions, "--partitions")
+    replication = positive(args.replication_factor, "--replication-factor")
+    min_insync = args.min_insync_replicas
+    if min_insync is not None and not 0 < positive(min_insync, "--min-insync-replicas") <= (
+        replication
+    ):
+        raise InputError(
+            f"--min-insync-replicas {min_insync} is more than --replication-factor "
+            f"{replication}: no write could ever succeed"
+        )
     if args.action == "create":
-        created = asyncio.run(create_topics(broker, args.prefix, partitions))
+        created = asyncio.run(
+            create_topics(
+                broker, args.prefix, partitions, replication=replication, min_insync=min_insync
+            )
+        )
         print(
             f"created {len(created)} topic(s){': ' + ', '.join(created) if created else ''}",
             file=sys.stderr,

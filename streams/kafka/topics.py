@@ -54,8 +54,31 @@ SPECS: tuple[TopicSpec, ...] = (
 )
 
 
+def new_topics(
+    prefix: str,
+    partitions: int,
+    replication: int = 1,
+    min_insync: int | None = None,
+    only: Collection[str] | None = None,
+) -> list[NewTopic]:
+    """The topics to create, each with its configs spelled out; `min_insync` sets
+    min.insync.replicas (with acks=all, the replicas a write needs: durability)."""
+    extra = {} if min_insync is None else {"min.insync.replicas": str(min_insync)}
+    return [
+        NewTopic(spec.name(prefix), partitions, replication, topic_configs=spec.configs() | extra)
+        for spec in SPECS
+        if only is None or spec.logical in only
+    ]
+
+
 async def create_topics(
-    bootstrap: str, prefix: str, partitions: int, only: Collection[str] | None = None
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    only: Collection[str] | None = None,
+    *,
+    replication: int = 1,
+    min_insync: int | None = None,
 ) -> list[str]:
     """Create the missing topics (or those of them named in `only`, by logical name);
     returns the names created now."""
@@ -64,9 +87,9 @@ async def create_topics(
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(spec.name(prefix), partitions, 1, topic_configs=spec.configs())
-            for spec in SPECS
-            if spec.name(prefix) not in existing and (only is None or spec.logical in only)
+            topic
+            for topic in new_topics(prefix, partitions, replication, min_insync, only)
+            if topic.name not in existing
         ]
         created = []
         for topic in wanted:

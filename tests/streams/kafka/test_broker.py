@@ -33,6 +33,21 @@ def test_topic_configs_spell_out_cleanup_policies() -> None:
     assert by_name["telemetry"] == {"cleanup.policy": "delete", "retention.ms": "-1"}
 
 
+def test_durability_settings_reach_every_topic(
+    broker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.kafka.topics import new_topics
+
+    topics = new_topics("t9", 6, replication=3, min_insync=2)
+    assert {(t.num_partitions, t.replication_factor) for t in topics} == {(6, 3)}
+    assert {t.topic_configs["min.insync.replicas"] for t in topics} == {"2"}
+    assert all("cleanup.policy" in t.topic_configs for t in topics)  # kept, not replaced
+    base = ["topics", "create", "--broker", broker, "--prefix", "t9"]
+    assert main([*base, "--min-insync-replicas", "2"]) == 2  # one replica: never writable
+    assert "more than --replication-factor 1" in capsys.readouterr().err
+    assert main([*base, "--replication-factor", "1", "--min-insync-replicas", "1"]) == 0
+
+
 def test_keyed_messages_land_where_the_offline_fold_routes_them(broker: str) -> None:
     asyncio.run(create_topics(broker, "t2", 4))
 
