@@ -28,13 +28,17 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from streams.kafka import EmbeddedBroker
 
-    with EmbeddedBroker(port=args.port) as bootstrap:
+    broker = EmbeddedBroker(port=args.port)
+    with broker as bootstrap:
         print(bootstrap, flush=True)
         print(f"embedded broker listening on {bootstrap} (Ctrl-C to stop)", file=sys.stderr)
         try:
-            while True:
-                time.sleep(3600)
+            while broker.running:  # it can die under us (killed, out of memory)
+                time.sleep(0.5)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (streams.cli.stopping)
             code = exit_code(exc)
+        else:
+            print(f"agentfold broker: the broker on {bootstrap} exited", file=sys.stderr)
+            return 1
     print(f"agentfold broker: stopped; what {bootstrap} held is gone", file=sys.stderr)
     return code

@@ -145,3 +145,19 @@ def test_demo(tmp_path: Path) -> None:
     job = Job(tmp_path, "demo")
     job.wait_for(lambda: "window" in job.text(), timeout_s=90)  # the fleet is running
     job.check_stopped(*job.ctrl_c(), 130, "agentfold: interrupted")
+
+
+def test_broker_whose_broker_process_dies_says_so(tmp_path: Path) -> None:
+    job = Job(tmp_path, "broker")
+    job.wait_for(lambda: "listening on" in job.text())
+    port = job.text().split("127.0.0.1:", 1)[1].split()[0]
+    tansu = [
+        pid
+        for pid in job.left_running()
+        if f":{port}".encode() in Path(f"/proc/{pid}/cmdline").read_bytes() and pid != job.proc.pid
+    ]
+    assert tansu, job.text()
+    for pid in tansu:
+        os.kill(pid, signal.SIGKILL)
+    assert job.proc.wait(timeout=10) == 1
+    assert "exited" in job.text().splitlines()[-1]

@@ -100,7 +100,9 @@ def test_a_worker_whose_broker_is_gone_stops_within_its_timeout(tmp_path: Path) 
         )
         deadline = time.monotonic() + 60
         while "state restored" not in log.read_text(errors="replace"):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()  # a failed start must not leave a worker behind
+                raise AssertionError(log.read_text())
             time.sleep(0.2)
     finally:
         broker.stop()
