@@ -96,12 +96,23 @@ def _first(signum: int, frame: FrameType | None) -> None:
     _watchdogs.append(watchdog)
     loop = asyncio.events._get_running_loop()
     if loop is not None:
-        # An event loop runs: cancel its tasks, so that they unwind at their awaits —
-        # asyncio.run then raises CancelledError, which `exit_code` maps to the signal.
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        return
+        # An event loop runs: cancel its main task (what asyncio.run does on Ctrl-C), so
+        # that it unwinds at an await and stops what it started; asyncio.run then raises
+        # CancelledError, which `exit_code` maps to the signal. Cancelling every task at
+        # once would cancel clean-ups again (a producer left unclosed).
+        tasks = asyncio.all_tasks(loop)
+        if tasks:
+            min(tasks, key=_creation_order).cancel()
+            return
     raise Stopped(signum)
+
+
+def _creation_order(task: asyncio.Task[object]) -> int:
+    """asyncio names tasks "Task-<n>" in creation order: asyncio.run's main task is
+    the first of its loop's."""
+    name = task.get_name()
+    number = name.removeprefix("Task-")
+    return int(number) if number.isdigit() else 1 << 62
 
 
 def _late(signum: int) -> None:
