@@ -73,7 +73,7 @@ async def stream_times(broker: str, changelog: str, partitions: list[int]) -> di
                 if isinstance(stream_ms, int) and stream_ms > 0:
                     found[p] = stream_ms
     finally:
-        await reader.stop()
+        await clients.close(reader)
     return found
 
 

@@ -90,11 +90,11 @@ def _first(signum: int, frame: FrameType | None) -> None:
     # bytecodes, also inside a finalizer or weakref callback, where Python only prints
     # "Exception ignored". And clean-up can hang on a peer that is gone. Either way the
     # command must still end: a watchdog does it.
-    watchdog = threading.Timer(STOP_GRACE_S, _late, (signum,))
+    loop = asyncio.events._get_running_loop()
+    watchdog = threading.Timer(STOP_GRACE_S, _late, (signum, loop))
     watchdog.daemon = True
     watchdog.start()
     _watchdogs.append(watchdog)
-    loop = asyncio.events._get_running_loop()
     if loop is not None:
         # An event loop runs: cancel its main task (what asyncio.run does on Ctrl-C), so
         # that it unwinds at an await and stops what it started; asyncio.run then raises
@@ -115,9 +115,63 @@ def _creation_order(task: asyncio.Task[object]) -> int:
     return int(number) if number.isdigit() else 1 << 62
 
 
-def _late(signum: int) -> None:
-    print(f"agentfold: did not stop within {STOP_GRACE_S:g} s", file=sys.stderr, flush=True)
+def _late(signum: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    print(
+        f"agentfold: did not stop within {STOP_GRACE_S:g} s ({_where_stuck(loop)})",
+        file=sys.stderr,
+        flush=True,
+    )
     at_once(signum)
+
+
+def _where_stuck(loop: asyncio.AbstractEventLoop | None) -> str:
+    """Where the stop hangs, in one line a bug report can carry: agentfold's innermost
+    frame and the innermost one overall, on the main thread — or, when that only waits
+    for its event loop, in the await chain of the loop's main task."""
+    frames: list[FrameType] = []
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None:  # innermost first
+        frames.append(frame)
+        frame = frame.f_back
+    if loop is not None and not any(_is_ours(f) for f in frames):
+        with contextlib.suppress(RuntimeError):  # the loop's task set changed meanwhile
+            tasks = asyncio.all_tasks(loop)
+            if tasks:
+                frames = _await_chain(min(tasks, key=_creation_order).get_coro())[::-1]
+    if not frames:
+        return "nothing is running"
+    ours = next((f for f in frames if _is_ours(f)), None)
+    places = dict.fromkeys(_place(f) for f in (ours, frames[0]) if f is not None)
+    return "waiting in " + " → ".join(places)
+
+
+def _await_chain(coro: object) -> list[FrameType]:
+    """The frames of a coroutine and of what it awaits, outermost first."""
+    chain = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        chain.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_OURS = tuple(os.path.join(_ROOT, package, "") for package in ("streams", "processors", "schemas"))
+
+
+def _place(frame: FrameType) -> str:
+    path = frame.f_code.co_filename
+    if path.startswith(_OURS):
+        path = os.path.relpath(path, _ROOT).replace(os.sep, "/")
+    else:
+        path = path.rpartition("site-packages" + os.sep)[2] or os.path.basename(path)
+    return f"{frame.f_code.co_name} at {path}:{frame.f_lineno}"
+
+
+def _is_ours(frame: FrameType) -> bool:
+    return frame.f_code.co_filename.startswith(_OURS)
 
 
 def _second(signum: int, frame: FrameType | None) -> None:

@@ -190,7 +190,7 @@ async def _watch_outputs(
                     with contextlib.suppress(orjson.JSONDecodeError):
                         view.on_record(tp.topic[cut:], orjson.loads(m.value or b"{}"))
     finally:
-        await consumer.stop()
+        await clients.close(consumer)
 
 
 async def _wait_for_worker(
@@ -214,7 +214,7 @@ async def _produce_bad_input(broker: str, prefix: str) -> None:
         for key, value in BAD_INPUT:
             await producer.send_and_wait(topic_name(prefix, TELEMETRY), value, key=key)
     finally:
-        await producer.stop()
+        await clients.close(producer)
 
 
 async def _agent(
@@ -355,6 +355,7 @@ async def _run(
             asyncio.ensure_future(_agent(broker, prefix, p, inbox, tl, clocks[p.execution_id]))
             for p in PERSONAS
         ]
+        tasks.extend(fleet)  # stopped with the rest on the way out, however it ends
         await _produce_bad_input(broker, prefix)
         await asyncio.gather(*fleet)
         view.phase("agents done; waiting for the last windows to close and attempts to finish")
@@ -363,7 +364,6 @@ async def _run(
         )
         stop.set()
         await asyncio.gather(*tasks)
-        tasks.clear()
         out.write("\n")
         view.table({p.execution_id: p.story for p in PERSONAS})
         if missing:

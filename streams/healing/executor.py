@@ -189,7 +189,7 @@ class Executor:
             try:
                 await clients.start(producer, s.broker)
             except clients.BrokerUnreachable:
-                await consumer.stop()
+                await clients.close(consumer)
                 raise
             try:
                 while True:
@@ -204,7 +204,7 @@ class Executor:
                 # Attempts under way finish and are reported: their plans are committed.
                 await asyncio.gather(*self._running, return_exceptions=True)
                 await _leave(consumer)
-                await producer.stop()
+                await clients.close(producer)
         finally:
             stopped.cancel()
         return self.stats
@@ -294,9 +294,7 @@ async def _unless_stopped(
 
 async def _leave(consumer: AIOKafkaConsumer) -> None:
     """Stop the consumer; leaving the group waits for a join in progress, so bounded."""
-    try:
-        await asyncio.wait_for(consumer.stop(), clients.CLOSE_WAIT_S)
-    except TimeoutError:
+    if not await clients.close(consumer, clients.CLOSE_WAIT_S):
         log.warning("stopped without leaving the group cleanly (it notices on its own)")
 
 

@@ -5,7 +5,6 @@ the security settings a managed Kafka needs) are applied in exactly one place.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -78,16 +77,13 @@ def admin(
 async def start(client: Any, bootstrap: str) -> None:
     """Start a client built here; when no broker answers, close it again (no "Unclosed"
     warning at exit) and raise BrokerUnreachable with what to try."""
-    close = getattr(client, "stop", None) or client.close
     try:
         await client.start()
     except asyncio.CancelledError:  # stopped while connecting: leave nothing open
-        # Bounded: a consumer leaving its group waits for a join the broker may hold.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(close(), CLOSE_WAIT_S)
+        await close(client, CLOSE_WAIT_S)
         raise
     except KafkaConnectionError:
-        await close()
+        await close(client)
         protocol = _security.security_protocol
         hint = (
             ""
@@ -99,3 +95,36 @@ async def start(client: Any, bootstrap: str) -> None:
             f"no Kafka broker answers at {bootstrap}: pass --broker HOST:PORT or set "
             f"AGENTFOLD_BROKER (`agentfold broker` starts an embedded one){hint}"
         ) from None
+
+
+async def close(client: Any, timeout_s: float | None = None) -> bool:
+    """Close a client built here — and finish closing it when the task is cancelled
+    meanwhile. A stop signal cancels tasks that may already be closing their clients;
+    a close cut short leaves a connection open (the broker waits for it on its own
+    shutdown) and an "Unclosed …" warning at exit. After a cancellation the close gets
+    CLOSE_WAIT_S more, then the cancellation goes on. `timeout_s` bounds the whole
+    close (a consumer leaving its group waits for a join the broker may hold). False:
+    given up, the client left as it was."""
+    loop = asyncio.get_running_loop()
+    stop = getattr(client, "stop", None) or client.close
+    closing = asyncio.ensure_future(stop())
+    deadline = None if timeout_s is None else loop.time() + timeout_s
+    cancelled = given_up = False
+    while not closing.done():
+        try:
+            if deadline is None:
+                await asyncio.shield(closing)
+            else:
+                await asyncio.wait_for(asyncio.shield(closing), max(0.0, deadline - loop.time()))
+        except asyncio.CancelledError:
+            if not cancelled:
+                cancelled = True
+                grace = loop.time() + CLOSE_WAIT_S
+                deadline = grace if deadline is None else min(deadline, grace)
+        except TimeoutError:
+            closing.cancel()
+            given_up = True
+            break
+    if cancelled:
+        raise asyncio.CancelledError
+    return not given_up

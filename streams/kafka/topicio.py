@@ -58,7 +58,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
                 raise TimeoutError(f"no high watermark for {topic} after 30 s")
         return ends
     finally:
-        await consumer.stop()
+        await clients.close(consumer)
 
 
 async def read_topic(
@@ -102,7 +102,7 @@ async def read_topic(
                     todo.discard(p)
         return out
     finally:
-        await consumer.stop()
+        await clients.close(consumer)
 
 
 async def committed_offsets(
@@ -117,7 +117,7 @@ async def committed_offsets(
     try:
         return {p: (await consumer.committed(TopicPartition(topic, p))) or 0 for p in partitions}
     finally:
-        await consumer.stop()
+        await clients.close(consumer)
 
 
 async def group_positions(bootstrap: str, group: str, topic: str) -> dict[int, int]:
@@ -188,7 +188,7 @@ async def produce_lines(
             sent += 1
         await producer.flush()
     finally:
-        await producer.stop()
+        await clients.close(producer)
     return sent
 
 

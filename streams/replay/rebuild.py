@@ -228,7 +228,7 @@ async def _fold_partitions(
                 )
         return results
     finally:
-        await reader.stop()
+        await clients.close(reader)
 
 
 def job_main(

@@ -69,5 +69,5 @@ async def publish_shadow(
             counts[record.topic] = counts.get(record.topic, 0) + 1
         await producer.flush()
     finally:
-        await producer.stop()
+        await clients.close(producer)
     return counts

@@ -146,7 +146,7 @@ class _Core:
                 if isinstance(exc, _MissingTopic) and not self._warned_topic:
                     self._warned_topic = True
                     log.warning("agentfold: %s", exc)
-                await producer.stop()
+                await clients.close(producer)
                 await asyncio.sleep(self.retry_s)
                 continue
             self._producer = producer
@@ -201,7 +201,7 @@ class _Core:
                     await asyncio.sleep(self.batcher.linger_s / 2)
         finally:
             if producer is not None:
-                await producer.stop()
+                await clients.close(producer)
 
     async def _connect_or_stop(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
         connect = asyncio.ensure_future(self._connect())

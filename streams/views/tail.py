@@ -132,7 +132,7 @@ async def tail(
                         todo.discard(tp)
             out.flush()
     finally:
-        await consumer.stop()
+        await clients.close(consumer)
 
 
 def run_tail(*args: Any, **kwargs: Any) -> int:

@@ -69,7 +69,7 @@ class Restorer:
     async def stop(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            await reader.stop()  # else aiokafka warns of an unclosed consumer at exit
+            await clients.close(reader)  # else aiokafka warns of an unclosed consumer at exit
 
     def from_table(
         self, partition: int, items: Iterable[tuple[bytes, bytes | None]]
