@@ -264,9 +264,12 @@ def _nearest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {near[0]}?" if near else " (`agentfold config --show` lists them)"
 
 
-def from_flags(model: type[M], flags: Mapping[str, Any], what: str) -> M:
-    """A settings model from command-line values (None: not given, the default holds)."""
-    return _validate(model, _layers(model, {}, None, None, flags), what)
+def from_flags(
+    model: type[M], flags: Mapping[str, Any], what: str, env: Mapping[str, str] | None = None
+) -> M:
+    """A settings model from command-line values (None: not given, the environment's
+    AGENTFOLD_* value or the default holds)."""
+    return _validate(model, _layers(model, {}, None, env, flags), what)
 
 
 def _file(config_file: Path | None, doc: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ FLAGS = {
     "timeout_s": "--timeout",
     "poll_s": "--poll",
     "max_in_flight": "--max-in-flight",
+    "session_timeout_s": "--session-timeout",
+    "heartbeat_interval_s": "--heartbeat-interval",
     "web_port": "--web-port",
     "web_host": "--web-host",
 }
@@ -64,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if args.no_web:
         values["web_port"] = 0
     settings = from_flags(
-        ExecutorSettings, {"broker": broker, "prefix": args.prefix, **values}, "executor settings"
+        ExecutorSettings,
+        {"broker": broker, "prefix": args.prefix, **values},
+        "executor settings",
+        env=os.environ,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("aiokafka", "kafka"):

@@ -228,18 +228,24 @@ class Executor:
             if key in self.done:
                 self.stats.already_done += 1
                 planned = False
-        if planned:
+        if not planned:
+            await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+            return
+        # Back-pressure, at most max_in_flight at once — taken before the attempt counts
+        # as started, so that a crash loses only attempts that were running.
+        await self._slots.acquire()
+        try:
             # In the ledger before acting: a crash from here on loses this attempt,
             # never repeats it — even if the plan comes again (same key and attempt).
             ledger_key, ledger_value = ledger_record(self.s.source, action, self.clock_ms())
             await producer.send_and_wait(
                 topic_name(self.s.prefix, EXECUTOR_LEDGER), ledger_value, key=ledger_key
             )
-        await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
-        if not planned:
-            return
+            await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+        except BaseException:
+            self._slots.release()
+            raise
         self.done.add(key)
-        await self._slots.acquire()  # back-pressure: at most max_in_flight at once
         task = asyncio.ensure_future(self._run_and_report(producer, action, key))
         self._running.add(task)
         self.stats.in_flight = len(self._running)

@@ -120,6 +120,18 @@ class FoldWorker:
         # directory, by default "<app id>-data" in the current directory.
         datadir = Path(tempfile.gettempdir()) / f"agentfold-{os.getuid()}"
         datadir.mkdir(exist_ok=True)
+        # At least once, the worker restores a partition from its own read of the
+        # changelog (streams/worker/restore.py), never from Faust's store: a standby
+        # copy of other workers' partitions would be memory spent for nothing, and
+        # Faust's check of the offsets its recovery read against the end offset the
+        # broker reports stops the worker when that report runs short (the embedded
+        # broker's does after batched writes). Exactly once, Faust's recovery is the
+        # restore: both stay as Faust has them.
+        own_restore: dict[str, Any] = (
+            {}
+            if ws.processing_guarantee == "exactly_once"
+            else {"table_standby_replicas": 0, "recovery_consistency_check": False}
+        )
         app = faust.App(
             ws.app_id,
             broker=f"kafka://{ws.broker}",
@@ -138,6 +150,7 @@ class FoldWorker:
             broker_credentials=clients.security().faust_credentials(),
             Table=StateTable,
             table_cleanup_interval=3600.0,
+            **own_restore,
             # Everything agentfold moves is raw bytes; decoding is schemas.codec's job.
             key_serializer="raw",
             value_serializer="raw",

@@ -42,9 +42,15 @@ class Worker:
     """`agentfold worker` as a real subprocess, with the embedded broker's short timeouts."""
 
     def __init__(
-        self, broker: str, ns: str, log: Path, tick: float = 0, flags: Sequence[str] = ()
+        self,
+        broker: str,
+        ns: str,
+        log: Path,
+        tick: float = 0,
+        flags: Sequence[str] = (),
+        partitions: int = PARTITIONS,
     ) -> None:
-        self.cmd = worker_argv(broker, ns, PARTITIONS, tick_interval_s=tick) + list(flags)
+        self.cmd = worker_argv(broker, ns, partitions, tick_interval_s=tick) + list(flags)
         self.broker = broker
         self.ns = ns
         self.log = log
@@ -82,9 +88,11 @@ def lines_of(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def offline(lines: list[bytes], cfg: FoldConfig | None = None) -> Outputs:
+def offline(
+    lines: list[bytes], cfg: FoldConfig | None = None, partitions: int = PARTITIONS
+) -> Outputs:
     out: Outputs = {}
-    for e in OfflineFold(cfg or FoldConfig(), PARTITIONS).feed_lines(lines):
+    for e in OfflineFold(cfg or FoldConfig(), partitions).feed_lines(lines):
         if e.record.topic != "deadletter":
             out.setdefault((e.record.topic, e.partition), []).append(
                 orjson.dumps(e.record.value, option=orjson.OPT_SORT_KEYS)
