@@ -43,6 +43,7 @@ bench: setup native
 	$(PY) bench/live.py
 	$(PY) bench/replay.py
 	$(PY) bench/sdk.py
+	$(PY) bench/scale.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/

@@ -66,9 +66,11 @@ def timed_group(
     cmd: list[str],
     env: dict[str, str],
     on_poll: Callable[[float, int], None] | None = None,
+    copies: int = 1,
 ) -> Timing:
-    """Run a consumer process and time it by its group's committed offsets, extrapolated
-    to the whole log. `on_poll(fraction committed, pid)` is called at every poll.
+    """Run a consumer process (`copies` of it, in one group) and time it by its group's
+    committed offsets, extrapolated to the whole log; CPU time is that of all copies.
+    `on_poll(fraction committed, pid of the first)` is called at every poll.
 
     The span runs from the first to the last commit seen while the consumer was still
     busy (neither untouched nor caught up). Commits land every commit interval (0.5 s),
@@ -77,9 +79,12 @@ def timed_group(
     than two commits fall inside the work, the span runs from the last untouched poll
     to caught up instead (conservative: it includes part of the start-up)."""
     total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(copies)
+    ]
     try:
         busy: list[tuple[float, int, float]] = []  # (time, lag, cpu) at each new commit
         last_untouched = (time.monotonic(), 0.0)  # last poll that saw no progress at all
@@ -89,9 +94,9 @@ def timed_group(
                 lag = sum(asyncio.run(group_positions(bootstrap, group, topic)).values())
             except Exception:
                 lag = total
-            now, cpu = time.monotonic(), cpu_seconds(proc.pid)
+            now, cpu = time.monotonic(), sum(cpu_seconds(p.pid) for p in procs)
             if on_poll is not None:
-                on_poll(1 - lag / max(total, 1), proc.pid)
+                on_poll(1 - lag / max(total, 1), procs[0].pid)
             if lag >= total:
                 last_untouched = (now, cpu)
             elif lag > 0 and (not busy or lag != busy[-1][1]):
@@ -107,8 +112,10 @@ def timed_group(
             time.sleep(0.1)
         raise TimeoutError(f"{cmd[2:4]} did not catch up")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 def rss_mib(pid: int) -> float:

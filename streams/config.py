@@ -413,7 +413,7 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
             if isinstance(default, frozenset):
                 default = sorted(default)
             shown = "(required)" if info.is_required() else json.dumps(default, sort_keys=True)
-            variable = f"`{ENV_PREFIX}{name.upper()}`" if model is not _executor(models) else "—"
+            variable = f"`{ENV_PREFIX}{name.upper()}`"
             text = (info.description or "").replace("|", "\\|")
             out.append(
                 f"| `{name}` | `{shown}` | {variable} | {text} |".replace(
@@ -423,6 +423,3 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
         out.append("")
     return "\n".join(out)
 
-
-def _executor(models: Mapping[str, type[BaseModel]]) -> type[BaseModel] | None:
-    return next((m for m in models.values() if m.__name__ == "ExecutorSettings"), None)

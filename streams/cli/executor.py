@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         values["web_port"] = 0
     settings = from_flags(
         ExecutorSettings,
-        {"broker": broker, "prefix": args.prefix, **values},
+        {"broker": broker, "topic_prefix": args.prefix, **values},
         "executor settings",
         env=os.environ,
     )

@@ -323,7 +323,7 @@ async def _run(
     executor = Executor(
         ExecutorSettings(
             broker=broker,
-            prefix=prefix,
+            topic_prefix=prefix,
             group=f"{prefix}-executor",
             source="agentfold-demo-executor",
             timeout_s=s.executor_timeout_s,

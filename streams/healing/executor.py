@@ -62,7 +62,7 @@ class ExecutorSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     broker: str = Field(description="Kafka bootstrap HOST:PORT")
-    prefix: str = Field(default="agentfold", description="topic name prefix")
+    topic_prefix: str = Field(default="agentfold", description="topic name prefix")
     group: str = Field(default="agentfold-executor", description="consumer group")
     source: str = Field(
         default="agentfold-executor",
@@ -167,10 +167,10 @@ class Executor:
 
     async def run(self, stop: asyncio.Event) -> ExecutorStats:
         s = self.s
-        self.done = await started_attempts(s.broker, s.prefix, s.source, s.remember)
+        self.done = await started_attempts(s.broker, s.topic_prefix, s.source, s.remember)
         consumer = clients.consumer(
             s.broker,
-            topic_name(s.prefix, HEALING),
+            topic_name(s.topic_prefix, HEALING),
             group_id=s.group,
             auto_offset_reset="earliest",
             session_timeout_ms=int(s.session_timeout_s * 1000),
@@ -239,7 +239,7 @@ class Executor:
             # never repeats it — even if the plan comes again (same key and attempt).
             ledger_key, ledger_value = ledger_record(self.s.source, action, self.clock_ms())
             await producer.send_and_wait(
-                topic_name(self.s.prefix, EXECUTOR_LEDGER), ledger_value, key=ledger_key
+                topic_name(self.s.topic_prefix, EXECUTOR_LEDGER), ledger_value, key=ledger_key
             )
             await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
         except BaseException:
@@ -265,7 +265,7 @@ class Executor:
     ) -> None:
         result = await asyncio.to_thread(self.attempt, action)
         out_key, event = self.report(action, result)
-        await producer.send_and_wait(topic_name(self.s.prefix, TELEMETRY), event, key=out_key)
+        await producer.send_and_wait(topic_name(self.s.topic_prefix, TELEMETRY), event, key=out_key)
         self.stats.ran += 1
         outcome = result.outcome.value
         self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1

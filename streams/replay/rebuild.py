@@ -212,8 +212,13 @@ async def _fold_partitions(
     progress: ProgressFn,
     on_event: Callable[[Event], None] | None = None,
 ) -> list[PartitionResult]:
+    # fetch_max_wait_ms: it reads ranges that exist, one partition after another; a fetch
+    # long-polling at the end of one would hold up the next (≈0.5 s each).
     reader = clients.consumer(
-        request.bootstrap, max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20
+        request.bootstrap,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+        fetch_max_wait_ms=20,
     )
     await clients.start(reader, request.bootstrap)
     try:

@@ -49,20 +49,24 @@ class Restorer:
         cfg: FoldConfig,
         changelog: str,
         counters: Counter[str],
-        store_get: Callable[[bytes], bytes | None],
+        store_get: Callable[[bytes], bytes | None] | None = None,
     ) -> None:
         self.broker = broker
         self.cfg = cfg
         self.changelog = changelog
         self.counters = counters
-        self._store_get = store_get  # Faust's recovered store, for evidence only
+        self._store_get = store_get  # Faust's recovered store, for evidence only (None: none)
         self._reader: AIOKafkaConsumer | None = None
         self._restored: set[int] = set()  # partitions restored at least once
 
     async def reader(self) -> AIOKafkaConsumer:
         """A consumer without a group, for reading ranges: skipped input, changelogs."""
         if self._reader is None:
-            self._reader = clients.consumer(self.broker, max_partition_fetch_bytes=4 * MiB)
+            # It reads ranges that exist: a fetch that long-polls at a range's end for
+            # records that may never come only holds up the next restore (≈0.5 s each).
+            self._reader = clients.consumer(
+                self.broker, max_partition_fetch_bytes=4 * MiB, fetch_max_wait_ms=20
+            )
             await clients.start(self._reader, self.broker)
         return self._reader
 
@@ -91,7 +95,8 @@ class Restorer:
         # this process, Faust's store holds exactly what its recovery read.
         first = partition not in self._restored
         self._restored.add(partition)
-        stale = sum(1 for k, v in items.items() if self._store_get(k) != v) if first else 0
+        get = self._store_get
+        stale = sum(1 for k, v in items.items() if get(k) != v) if first and get else 0
         if stale:
             self.counters["restore.table_behind"] += 1
             log.warning(

@@ -86,3 +86,21 @@ def test_version() -> None:
         [sys.executable, "-m", "streams.cli", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("agentfold ")
+
+
+def test_the_executor_reads_the_variables_its_help_names() -> None:
+    """`--help` shows `env AGENTFOLD_MAX_IN_FLIGHT`: the variable is read, and a bad
+    value is refused naming it (before any connection is tried)."""
+    import os
+
+    env = {**os.environ, "AGENTFOLD_MAX_IN_FLIGHT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "executor", "--broker", "127.0.0.1:1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "max_in_flight (from $AGENTFOLD_MAX_IN_FLIGHT)" in done.stderr

@@ -119,7 +119,7 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
     asyncio.run(produce(broker, f"{ns}.healing", records))
     handler = Nudge()
     settings = ExecutorSettings(
-        broker=broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        broker=broker, topic_prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
         session_timeout_s=2, heartbeat_interval_s=0.3,
     )  # fmt: skip
     first = Executor(settings, {"nudge": handler})
@@ -144,7 +144,7 @@ def test_executor_runs_plans_once_and_reports_attempts(broker: str) -> None:
 
 def _settings(broker: str, ns: str) -> ExecutorSettings:
     return ExecutorSettings(
-        broker=broker, prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
+        broker=broker, topic_prefix=ns, group=f"{ns}-ex", poll_s=0.01, timeout_s=2,
         session_timeout_s=2, heartbeat_interval_s=0.3,
     )  # fmt: skip
 
