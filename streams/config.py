@@ -422,4 +422,3 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
             )
         out.append("")
     return "\n".join(out)
-
