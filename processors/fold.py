@@ -467,6 +467,8 @@ def _action_completed(
 def _healing_attempt(
     f: PartitionFold, ex: ExecState, ev: HealingAttempt, acc: WindowAcc | None, out: Out
 ) -> None:
-    reason = healing.on_attempt(f.state, ex, ev, f.cfg)
-    if reason is not None:
-        runs.ignore(ex.run, reason)
+    reported = healing.on_attempt(f.state, ex, ev, f.cfg)
+    if isinstance(reported, str):
+        runs.ignore(ex.run, reported)
+    else:
+        out.append(reported)

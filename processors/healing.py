@@ -154,8 +154,10 @@ def _record(
 
 def on_attempt(
     ps: PartitionState, ex: ExecState, ev: HealingAttempt, cfg: FoldConfig
-) -> str | None:
-    """Fold an executor's attempt report into the history. Returns an ignore reason or None."""
+) -> str | OutputRecord:
+    """Fold an executor's attempt report into the history: the `reported` record that
+    closes the plan on the healing topic (an executor reading plans behind never runs
+    a reported attempt again, whoever reported it), or the reason it is ignored."""
     data = ev.data
     rec = ex.healing.get(data.idempotency_key)
     if rec is None:
@@ -168,17 +170,29 @@ def on_attempt(
     outcome = data.outcome
     if outcome is AttemptOutcome.SUCCESS:
         rec.status, rec.error_code = SUCCESS, None
-        return None
-    if outcome is AttemptOutcome.SKIPPED_BY_POLICY:
+    elif outcome is AttemptOutcome.SKIPPED_BY_POLICY:
         rec.status, rec.error_code = SKIPPED, data.error_code or outcome.value
-        return None
-    # precondition_fail / send_error / completion_timeout: the executor's code, else the
-    # outcome itself (so a completion timeout is retried as a transient failure).
-    rec.status = FAILED
-    rec.error_code = data.error_code or outcome.value
-    if should_retry(rec, cfg) and ex.run.is_open:
-        set_timer(ps, ex, RETRY + rec.key, ev.time + retry_backoff_ms(rec.attempts, cfg))
-    return None
+    else:
+        # precondition_fail / send_error / completion_timeout: the executor's code, else
+        # the outcome itself (so a completion timeout is retried as a transient failure).
+        rec.status = FAILED
+        rec.error_code = data.error_code or outcome.value
+        if should_retry(rec, cfg) and ex.run.is_open:
+            set_timer(ps, ex, RETRY + rec.key, ev.time + retry_backoff_ms(rec.attempts, cfg))
+    return _record(
+        ex,
+        "reported",
+        outcome.value,
+        rec.key,
+        rec.tier,
+        rec.action_type,
+        rec.score,
+        rec.attempts,
+        rec.window_start,
+        rec.window_end,
+        ev.time,
+        None,
+    )
 
 
 def should_retry(rec: HealRec, cfg: FoldConfig) -> bool:

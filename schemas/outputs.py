@@ -126,11 +126,13 @@ class StagnationRecord(_Out):
 
 
 class HealingRecord(_Out):
-    """A planned healing action, or a plan that was suppressed, with the reason."""
+    """A planned healing action; a plan that was suppressed, with the reason; or the
+    report that closed an attempt (`reported`, the reason its outcome, `planned_at`
+    the report's time)."""
 
     id: str
     execution_id: str
-    status: Literal["planned", "suppressed"]
+    status: Literal["planned", "suppressed", "reported"]
     reason: str
     idempotency_key: str
     tier: Tier

@@ -471,6 +471,8 @@ KINDS: dict[str, tuple[Callable[..., Event], type[Any], type[wire._Envelope]]] =
     "healing_attempt": (HealingAttempt, HealingAttemptData, wire.HealingAttempt),
     "tick": (Tick, TickData, wire.Tick),
 }
+# the kind of an event, by its record class
+KIND_OF: dict[object, str] = {record: kind for kind, (record, _, _) in KINDS.items()}
 _BY_MODEL: dict[type[Any], tuple[Callable[..., Event], type[Any]]] = {
     model: (record, data) for record, data, model in KINDS.values()
 }

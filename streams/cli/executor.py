@@ -21,6 +21,7 @@ FLAGS = {
     "timeout_s": "--timeout",
     "poll_s": "--poll",
     "max_in_flight": "--max-in-flight",
+    "lookahead_plans": "--lookahead-plans",
     "session_timeout_s": "--session-timeout",
     "heartbeat_interval_s": "--heartbeat-interval",
     "web_port": "--web-port",

@@ -115,6 +115,8 @@ class DemoView:
     def _healing(self, v: dict[str, Any]) -> None:
         ex = str(v.get("execution_id"))
         s = self.summary(ex)
+        if v.get("status") == "reported":
+            return  # the attempt's own line (on_attempt) has said it
         if v.get("status") == "planned":
             s.planned += 1
             self.planned_seen += 1

@@ -31,7 +31,7 @@ from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.codec import NO_KEY_CHECK, Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
-from schemas.records import Event
+from schemas.records import KIND_OF, Event
 from streams.folding.changelog import (
     encode_commit,
     encode_exec_record,
@@ -57,6 +57,7 @@ _Message = tuple[bytes | None, bytes, str, int, int | None, Marks | None]
 class MessageResult:
     outputs: list[OutputRecord] = field(default_factory=list)
     events: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)  # events folded, by kind
     rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # already applied before (offset below next_offset)
     cut: bool = False  # an event past `until_ms` was reached; nothing after it was folded
@@ -192,6 +193,10 @@ class LivePartition:
         if marks is None and until is None and on_event is None:
             fold.apply_all(events, outputs)
             result.events = len(events)
+            kinds = result.kinds
+            for event in events:
+                kind = KIND_OF[type(event)]
+                kinds[kind] = kinds.get(kind, 0) + 1
         else:
 
             def dead(poison: Poison, event: Event) -> None:
@@ -210,6 +215,8 @@ class LivePartition:
                     on_event(event)
                     self._watched = position + 1
                 result.events += 1
+                kind = KIND_OF[type(event)]
+                result.kinds[kind] = result.kinds.get(kind, 0) + 1
                 if marks is None:
                     fold.apply_into(event, outputs)
                 else:

@@ -14,7 +14,10 @@ lost consumer group:
   next attempt, within max_attempts);
 - at start it reads its own ledger records back (a topic bounded by retention, not the
   telemetry log) and never runs those attempts again; in memory it remembers the
-  newest `remember` of them (a redelivered plan comes soon after the original).
+  newest `remember` of them (a redelivered plan comes soon after the original);
+- an attempt anybody reported is closed by a `reported` record the fold writes to the
+  healing topic; reading behind, the executor holds plans until it has read to the
+  partition's end and skips those closed meanwhile.
 The report is a `healing_attempt` event keyed by the execution, with a derived id.
 """
 
@@ -83,7 +86,14 @@ class ExecutorSettings(BaseModel):
     remember: int = Field(
         default=100_000,
         ge=1,
-        description="started attempts kept in memory to skip redelivered plans",
+        description="started and reported attempts kept in memory to skip redelivered "
+        "and already reported plans",
+    )
+    lookahead_plans: int = Field(
+        default=1000,
+        ge=1,
+        description="plans held per partition while the executor reads behind the log's "
+        "end, so that one reported further on is not run; past this many the oldest run",
     )
     web_port: WebPort = 9467
     web_host: WebHost = "0.0.0.0"
@@ -93,7 +103,8 @@ class ExecutorSettings(BaseModel):
 class ExecutorStats:
     planned: int = 0
     ran: int = 0
-    already_done: int = 0
+    already_done: int = 0  # started (its ledger) or reported before
+    handed_back: int = 0  # read, not run: the partition moved before they were decided
     by_outcome: dict[str, int] = field(default_factory=dict)
     unreported: int = 0  # ran (or started) but the report could not be sent
     attempts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, outcome)
@@ -103,7 +114,8 @@ class ExecutorStats:
     @property
     def idle(self) -> bool:
         """Every planned action consumed so far is finished (or was done before)."""
-        return self.ran + self.already_done + self.unreported >= self.planned
+        done = self.ran + self.already_done + self.unreported + self.handed_back
+        return done >= self.planned
 
 
 class Executor:
@@ -124,6 +136,9 @@ class Executor:
         self.on_attempt = on_attempt
         self.stats = ExecutorStats()
         self.done = RecentAttempts(settings.remember)
+        self.reported = RecentAttempts(settings.remember)  # closed by a `reported` record
+        # plans read but not yet run, per partition, while the executor reads behind
+        self._waiting: dict[TopicPartition, list[tuple[int, dict[str, Any]]]] = {}
         self._running: set[asyncio.Future[None]] = set()
         self._slots = asyncio.Semaphore(max(1, settings.max_in_flight))
 
@@ -197,9 +212,10 @@ class Executor:
                     fetched, batch = await _unless_stopped(fetch, stopped)
                     if not fetched or batch is None:
                         break
+                    for tp in [tp for tp in self._waiting if tp not in consumer.assignment()]:
+                        self._forget(tp)
                     for tp, msgs in batch.items():
-                        for m in msgs:
-                            await self._handle(consumer, producer, tp, m.offset, m.value or b"")
+                        await self._take(consumer, producer, tp, msgs)
             finally:
                 # Attempts under way finish and are reported: their plans are committed.
                 await asyncio.gather(*self._running, return_exceptions=True)
@@ -209,27 +225,64 @@ class Executor:
             stopped.cancel()
         return self.stats
 
-    async def _handle(
+    async def _take(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        tp: TopicPartition,
+        msgs: list[Any],
+    ) -> None:
+        """One fetch of a healing partition. Plans wait until the executor has read the
+        partition to its end (or `lookahead_plans` of them wait): a plan an executor
+        reads behind may already be closed by a `reported` record further on — the
+        fold writes one for every report it folds, whoever sent it — and a reported
+        attempt is never run again. At the head of the log nothing waits."""
+        waiting = self._waiting.setdefault(tp, [])
+        if waiting and msgs[0].offset <= waiting[-1][0]:  # read again (the group moved it)
+            self._forget(tp)
+            waiting = self._waiting[tp]
+        for m in msgs:
+            try:
+                record = orjson.loads(m.value or b"")
+                status = record.get("status") if isinstance(record, dict) else None
+            except orjson.JSONDecodeError:
+                status = None
+            if status == "reported":
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    self.reported.add(attempt_key(record))
+            elif status == "planned":
+                self.stats.planned += 1
+                waiting.append((m.offset, record))
+        highwater = consumer.highwater(tp)
+        behind = highwater is not None and msgs[-1].offset + 1 < highwater
+        if behind and waiting and len(waiting) < self.s.lookahead_plans:
+            return  # nothing committed: a restart reads them again
+        self._waiting[tp] = []
+        for offset, action in waiting:
+            await self._start(consumer, producer, tp, offset, action)
+        await consumer.commit({tp: OffsetAndMetadata(msgs[-1].offset + 1, "")})
+
+    def _forget(self, tp: TopicPartition) -> None:
+        """Drop the plans waiting on a partition this executor no longer reads from
+        there (revoked, or read again): whoever reads them next decides."""
+        self.stats.handed_back += len(self._waiting.get(tp, ()))
+        self._waiting[tp] = []
+
+    async def _start(
         self,
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         tp: TopicPartition,
         offset: int,
-        value: bytes,
+        action: dict[str, Any],
     ) -> None:
+        """Run one plan unless its attempt was started or reported before."""
         try:
-            action = orjson.loads(value)
-            planned = isinstance(action, dict) and action.get("status") == "planned"
-        except orjson.JSONDecodeError:
-            planned = False
-        if planned:
-            self.stats.planned += 1
             key = attempt_key(action)
-            if key in self.done:
-                self.stats.already_done += 1
-                planned = False
-        if not planned:
-            await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+        except (KeyError, TypeError, ValueError):
+            key = None
+        if key is None or key in self.done or key in self.reported:
+            self.stats.already_done += 1
             return
         # Back-pressure, at most max_in_flight at once — taken before the attempt counts
         # as started, so that a crash loses only attempts that were running.

@@ -22,7 +22,6 @@ from streams.healing.executor import ExecutorStats
 # Worker counter name -> (metric, help); the rest are labelled families below.
 COUNTERS = {
     "messages": ("agentfold_messages", "telemetry messages folded"),
-    "events": ("agentfold_events", "valid events in the messages folded"),
     "ticks.sent": ("agentfold_ticks_sent", "clock ticks this worker appended"),
     "flushes": ("agentfold_flushes", "state flushes queued"),
     "state.records": ("agentfold_state_records", "changelog records written"),
@@ -50,6 +49,13 @@ class WorkerCollector(Collector):
         counters = dict(self.view.counters)  # a copy: the worker keeps counting
         for key, (name, doc) in COUNTERS.items():
             yield CounterMetricFamily(name, doc, value=counters.get(key, 0))
+        yield _labelled(
+            CounterMetricFamily(
+                "agentfold_events", "valid events in the messages folded", labels=["kind"]
+            ),
+            counters,
+            "kind.",
+        )
         yield _labelled(
             CounterMetricFamily("agentfold_deadletters", "dead letters written", labels=["reason"]),
             counters,
@@ -131,7 +137,7 @@ class ExecutorCollector(Collector):
         )
         yield CounterMetricFamily(
             "agentfold_executor_already_done",
-            "plans skipped: this attempt was started before (its ledger)",
+            "plans skipped: this attempt was started (its ledger) or reported before",
             value=s.already_done,
         )
         yield CounterMetricFamily(

@@ -92,6 +92,8 @@ def healing_line(v: dict[str, Any], on: bool = False) -> str:
     action = f"{v.get('action_type')} ({v.get('tier')}, score {score:.2f})"
     if state == "planned":
         return f"{status(state, on)} {action}, attempt {v.get('attempt')}"
+    if state == "reported":
+        return f"{status(state, on)} {action}, attempt {v.get('attempt')}: {v.get('reason')}"
     return f"{status(state, on)} {action}: {v.get('reason')}"
 
 

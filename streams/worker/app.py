@@ -256,6 +256,8 @@ class FoldWorker:
                 return
             counters["messages"] += 1
             counters["events"] += result.events
+            for kind, n in result.kinds.items():
+                counters[f"kind.{kind}"] += n
             for reason, n in result.rejected.items():
                 counters[f"deadletter.{reason}"] += n
             p = live.partition

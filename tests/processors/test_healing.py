@@ -21,6 +21,16 @@ from schemas.outputs import HEALING, STAGNATION
 from schemas.timefmt import format_ms
 from tests.factory import MIN, Agent, at, fold_all, tick, values
 
+
+def plans(out: list) -> list:
+    """The healing records that plan or suppress (not the reports that close attempts)."""
+    return [h for h in values(out, HEALING) if h.status != "reported"]
+
+
+def reports(out: list) -> list:
+    return [h for h in values(out, HEALING) if h.status == "reported"]
+
+
 CFG = FoldConfig()
 SEED_CFG = FoldConfig(**SEED_PARITY)
 S = 1000  # ms per second
@@ -228,7 +238,10 @@ def test_plan_then_success_report_makes_next_plan_a_duplicate() -> None:
     events = [a.start(0), *_stagnant(a, 0), tick(90.5)]
     events += [_report("exec-1", key, 1, "success", 92), *_stagnant(a, 90), tick(180.5)]
     _, out = fold_all(events)
-    first, second = values(out, HEALING)
+    first, second = plans(out)
+    (report,) = reports(out)
+    assert (report.reason, report.attempt, report.idempotency_key) == ("success", 1, key)
+    assert report.planned_at == format_ms(at(92)) and report.ack_deadline is None
     assert (first.status, first.reason, first.attempt, first.tier) == (
         "planned",
         "stagnation",
@@ -266,7 +279,8 @@ def test_a_reported_attempt_is_not_planned_again_at_its_ack_timeout() -> None:
     (plan,) = values(out, HEALING)
     report = _report("exec-1", plan.idempotency_key, 1, "success", 92)
     _, out = fold_all([*events, report, tick(130)])
-    assert [h.attempt for h in values(out, HEALING)] == [1]
+    assert [h.attempt for h in plans(out)] == [1]
+    assert [(h.status, h.attempt) for h in reports(out)] == [("reported", 1)]
 
 
 def test_transient_failure_is_retried_with_same_key_after_backoff() -> None:
@@ -280,7 +294,8 @@ def test_transient_failure_is_retried_with_same_key_after_backoff() -> None:
         tick(91.99),
     ]
     fold, out = fold_all(events)
-    assert len(values(out, HEALING)) == 1
+    assert len(plans(out)) == 1
+    assert [(h.reason, h.attempt) for h in reports(out)] == [("send_error", 1)]
     out = fold.apply(tick(92))  # 60 s after the failed attempt
     (retry,) = values(out, HEALING)
     assert (retry.status, retry.reason, retry.attempt, retry.idempotency_key) == (
@@ -303,7 +318,9 @@ def test_permanent_failure_is_not_retried_and_stale_reports_are_ignored() -> Non
         tick(150),
     ]
     fold, out = fold_all(events)
-    assert len(values(out, HEALING)) == 1
+    assert len(plans(out)) == 1
+    # Only the first report closes the attempt; the stale one is ignored, not reported.
+    assert [(h.reason, h.attempt) for h in reports(out)] == [("precondition_fail", 1)]
     ex = fold.state.execs["exec-1"]
     assert ex.healing[key].status == "failed"
     assert ex.run.ignored == {"attempt_stale": 1}

@@ -206,3 +206,47 @@ def test_recent_attempts_forget_the_oldest_beyond_their_cap() -> None:
     for n in range(1, 4):
         recent.add(("sheal_x", n))
     assert ("sheal_x", 1) not in recent and ("sheal_x", 3) in recent and len(recent) == 2
+
+
+def test_an_attempt_reported_by_anyone_is_not_run_again(broker: str) -> None:
+    """Reading behind, the executor looks ahead to the end of the partition first: a
+    plan that a `reported` record further on closes (the fold writes one for every
+    report, whoever sent it — here an agent's own handler) is not run; more than one
+    fetch away too."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, 1))
+    handled_elsewhere, fresh = plan("exec-a", "nudge"), plan("exec-b", "nudge")
+    noise = [plan(f"exec-n{i}", "nudge", status="suppressed") for i in range(250)]
+    closed = {**handled_elsewhere, "status": "reported", "id": "heal:a:reported"}
+    records = [handled_elsewhere, fresh, *noise, closed]
+    asyncio.run(produce(broker, f"{ns}.healing", records))
+    handler = Nudge()
+    executor = Executor(_settings(broker, ns), {"nudge": handler})
+    run_until(executor, lambda: executor.stats.ran >= 1 and executor.stats.idle)
+    assert handler.sent == ["exec-b"]
+    assert executor.stats.already_done == 1 and executor.stats.planned == 2
+    assert [e["subject"] for e in attempts(broker, ns)] == ["exec-b"]
+
+
+def test_at_the_head_of_the_log_a_plan_runs_at_once(broker: str) -> None:
+    """Nothing to look ahead to: the plan is run as soon as it is read."""
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, 1))
+    handler = Nudge()
+    executor = Executor(_settings(broker, ns), {"nudge": handler})
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(executor.run(stop))
+        while not executor.stats.joined:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # polling at the end of the partition
+        await produce(broker, f"{ns}.healing", [plan("exec-c", "nudge")])
+        deadline = time.monotonic() + 30  # (held for a lookahead, it would never run)
+        while not handler.sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert handler.sent == ["exec-c"]

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.codec import decode_message
+from schemas.records import KIND_OF
 from streams.kafka.broker import free_port
-from streams.kafka.topicio import end_offsets, produce_lines, wait_caught_up
+from streams.kafka.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
 from streams.kafka.topics import create_topics
 from streams.worker.run import worker_argv
 from tests.streams.livelog import FLEET, PARTITIONS, Worker, lines_of, namespace
@@ -67,6 +69,17 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
     got = samples(text)
     ends = asyncio.run(end_offsets(broker, f"{ns}.telemetry"))
     assert got[("agentfold_messages_total", ())] == sum(ends.values())
+    kinds: Counter[str] = Counter()  # the valid events in the topic, by kind
+    for records in asyncio.run(read_topic(broker, f"{ns}.telemetry")).values():
+        for r in records:
+            kinds.update(KIND_OF[type(e)] for e in decode_message(r.value, r.key).events)
+    assert len(kinds) >= 8
+    exposed = {
+        dict(labels)["kind"]: value
+        for (name, labels), value in got.items()
+        if name == "agentfold_events_total"
+    }
+    assert exposed == kinds
     reasons = Counter({"invalid_json": 2, "schema_violation": 1, "unknown_type": 1})
     for reason, n in reasons.items():
         assert got[("agentfold_deadletters_total", (("reason", reason),))] == n

@@ -46,12 +46,13 @@ def test_tail_prints_a_topic_from_the_beginning(
     base = ["--broker", broker, "--prefix", fleet_ns.ns, "--from-beginning", "--to-end"]
     assert main(["tail", "healing", *base]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 23  # what `agentfold fold examples/fleet.jsonl --partitions 4` gives
+    assert len(lines) == 26  # what `agentfold fold examples/fleet.jsonl --partitions 4` gives
     assert any(" planned " in line for line in lines)
     assert any(" suppressed " in line for line in lines)
+    assert any(" reported " in line for line in lines)
     assert main(["tail", "healing", "--execution", "exec-stagnant", *base]) == 0
     mine = capsys.readouterr().out.splitlines()
-    assert 0 < len(mine) < 23 and all("exec-stagnant" in line for line in mine)
+    assert 0 < len(mine) < 26 and all("exec-stagnant" in line for line in mine)
     assert main(["tail", f"{fleet_ns.ns}.runs", "--json", *base]) == 0
     runs = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(runs) == 11 and all("execution_id" in r for r in runs)
