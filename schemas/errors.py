@@ -18,6 +18,7 @@ RejectReason = Literal[
     "unknown_execution",
     "clock_skew",
     "fold_error",
+    "invalid_otlp",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 

@@ -397,11 +397,13 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
     table per model with each setting's default, its variable and its description."""
     if models is None:
         from streams.healing.executor import ExecutorSettings
+        from streams.otel.bridge import BridgeSettings
 
         models = {
             "Fold (top level of --config; `--set KEY=VALUE`)": FoldConfig,
             "Worker (`[worker]` of --config; `agentfold worker --help` for flags)": WorkerSettings,
             "Executor (`agentfold executor --help` for flags)": ExecutorSettings,
+            "OTLP bridge (`agentfold bridge otlp --help` for flags)": BridgeSettings,
             "Kafka security (`[kafka]` of --config; every client)": KafkaSecurity,
         }
     out: list[str] = []

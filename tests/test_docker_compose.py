@@ -93,7 +93,12 @@ def exported_metric_names() -> set[str]:
     registry = CollectorRegistry()
     live = LivePartition(FoldConfig(), 0)
     live.fold.state.meta.stream_ms = 1_000  # a partition that has seen events
-    counters = {"deadletter.invalid_json": 1, "out.runs": 1, "actions.completed": 1}
+    counters = {
+        "kind.decision": 1,
+        "deadletter.invalid_json": 1,
+        "out.runs": 1,
+        "actions.completed": 1,
+    }
     view = WorkerView(counters, {0: live}, lambda p: 10, lambda: 0)
     registry.register(WorkerCollector(view))
     stats = ExecutorStats()
@@ -107,6 +112,7 @@ def exported_metric_names() -> set[str]:
 def test_prometheus_scrapes_every_worker_and_executor_replica() -> None:
     from streams.config import WorkerSettings
     from streams.healing.executor import ExecutorSettings
+    from streams.otel.bridge import BridgeSettings
 
     services = load()
     prometheus = services["prometheus"]
@@ -122,6 +128,7 @@ def test_prometheus_scrapes_every_worker_and_executor_replica() -> None:
     assert ports == {
         "worker": WorkerSettings.model_fields["web_port"].default,
         "executor": ExecutorSettings(broker="x:1").web_port,
+        "bridge": BridgeSettings(broker="x:1").web_port,
     }
     for name, port in ports.items():  # each serves on the port scraped
         run = shlex.split(services[name]["command"][-1].split("&&")[-1])
@@ -145,3 +152,22 @@ def test_the_dashboard_queries_only_metrics_the_code_exports() -> None:
         files["/etc/grafana/provisioning/dashboards/agentfold.yml"].read_text()
     )
     assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+
+
+def test_the_otel_profile_feeds_the_collectors_topic_through_the_bridge() -> None:
+    """The Collector writes the topic the bridge reads, on the broker it advertises."""
+    services = load()
+    internal = listeners(services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"])["INTERNAL"]
+    collector, bridge = services["otel-collector"], services["bridge"]
+    assert collector["profiles"] == bridge["profiles"] == ["otel"]
+    assert {"4317:4317", "4318:4318"} <= set(collector["ports"])
+    mounted = collector["volumes"][0].split(":")[0]
+    config = yaml.safe_load((ROOT / mounted).read_text())
+    kafka = config["exporters"]["kafka"]
+    assert kafka["brokers"] == [internal]
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["kafka"]
+    run = shlex.split(bridge["command"][-1].split("&&")[-1])
+    assert run[:4] == ["exec", "agentfold", "bridge", "otlp"]
+    assert run[run.index("--from") + 1] == kafka["topic"]
+    assert run[run.index("--broker") + 1] == internal
+    assert kafka["encoding"] == "otlp_proto"  # the bridge's default --encoding

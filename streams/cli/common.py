@@ -140,9 +140,11 @@ def unknown_env(env: dict[str, str]) -> list[str]:
     import difflib
 
     from streams.config import WorkerSettings
+    from streams.healing.executor import ExecutorSettings
     from streams.kafka.security import KafkaSecurity
+    from streams.otel.bridge import BridgeSettings
 
-    models = (FoldConfig, WorkerSettings, KafkaSecurity)
+    models = (FoldConfig, WorkerSettings, ExecutorSettings, BridgeSettings, KafkaSecurity)
     known = KNOWN_ENV | {env_name(f) for m in models for f in m.model_fields}
     warnings = []
     for name in sorted(k for k in env if k.startswith("AGENTFOLD_") and k not in known):

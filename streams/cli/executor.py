@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
-from streams.cli.stopping import SIGNALS, at_once
-from streams.healing.executor import ExecutorSettings, ExecutorStats
+from streams.cli.service import run_service, serve_metrics
+from streams.healing.executor import ExecutorSettings
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.config import from_flags
     from streams.healing import Executor, load_handlers
+    from streams.ops import ExecutorCollector
 
     broker = need_broker(args)
     handlers = load_handlers(args.handlers)
@@ -77,21 +78,9 @@ def run(args: argparse.Namespace) -> int:
     for name in ("aiokafka", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
-    received: list[int] = []
-
-    def on_signal(signum: int, stop: asyncio.Event) -> None:
-        # The first stops taking plans and lets attempts in flight finish and report;
-        # a second exits at once (those attempts are re-planned at their ack timeout).
-        if received:
-            at_once(signum, "agentfold executor")
-        received.append(signum)
-        stop.set()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in SIGNALS:
-            loop.add_signal_handler(sig, on_signal, sig, stop)
+    async def body(stop: asyncio.Event) -> None:
+        # A stop takes no more plans and lets attempts in flight finish and report; a
+        # second signal exits at once (those attempts are re-planned at their ack timeout).
         print(
             f"agentfold executor: {args.prefix}.healing on {broker} as group {settings.group}; "
             f"handlers for {', '.join(sorted(handlers))} (Ctrl-C to stop)",
@@ -99,9 +88,16 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         executor = Executor(settings, handlers)
-        web = await _serve_web(settings, executor.stats)
+        stats = executor.stats
+        web = await serve_metrics(
+            "agentfold executor",
+            ExecutorCollector(stats),
+            lambda: None if stats.joined else "joining the consumer group",
+            settings.web_host,
+            settings.web_port,
+        )
         try:
-            stats = await executor.run(stop)
+            await executor.run(stop)
         finally:
             if web is not None:
                 await web.cleanup()
@@ -112,29 +108,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    asyncio.run(main())
-    return 128 + received[0] if received else 0
-
-
-async def _serve_web(settings: ExecutorSettings, stats: ExecutorStats) -> Any:
-    """/metrics, /healthz, /readyz (docs/operations.md), unless the port is 0."""
-    if not settings.web_port:
-        return None
-    from prometheus_client import CollectorRegistry
-
-    from streams.ops import ExecutorCollector, Probes, serve
-
-    registry = CollectorRegistry()
-    registry.register(ExecutorCollector(stats))
-
-    def not_ready() -> str | None:
-        return None if stats.joined else "joining the consumer group"
-
-    web = await serve(Probes(registry, not_ready), settings.web_host, settings.web_port)
-    if web is not None:
-        print(
-            f"agentfold executor: metrics on http://{settings.web_host}:{settings.web_port}"
-            "/metrics",
-            file=sys.stderr,
-        )
-    return web
+    return run_service("agentfold executor", body)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from schemas.errors import AgentfoldError
 from streams.cli import (
+    bridge,
     broker,
     config,
     demo,
@@ -45,6 +46,7 @@ COMMANDS = (
     runs,
     demo,
     executor,
+    bridge,
 )
 
 EPILOG = """\

@@ -113,3 +113,22 @@ async def list_topics(bootstrap: str, prefix: str) -> dict[str, int]:
         return {d["topic"]: len(d["partitions"]) for d in described}
     finally:
         await admin.close()
+
+
+async def ensure_topic(
+    bootstrap: str, name: str, partitions: int, configs: dict[str, str] | None = None
+) -> bool:
+    """Create one topic outside agentfold's own set (a bridge's source) if it is
+    missing; True when it was created now."""
+    admin = clients.admin(bootstrap)
+    await clients.start(admin, bootstrap)
+    try:
+        if name in set(await admin.list_topics()):
+            return False
+        try:
+            await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
+        except TopicAlreadyExistsError:
+            return False  # a concurrent creator won
+        return True
+    finally:
+        await admin.close()

@@ -5,7 +5,14 @@ worker keeps anyway, at scrape time (`WorkerCollector`); `serve` runs `/metrics`
 `/healthz` and `/readyz` on the process's event loop (aiohttp, installed with Faust).
 """
 
-from streams.ops.metrics import ExecutorCollector, WorkerCollector, WorkerView
+from streams.ops.metrics import BridgeCollector, ExecutorCollector, WorkerCollector, WorkerView
 from streams.ops.web import Probes, serve
 
-__all__ = ["ExecutorCollector", "Probes", "WorkerCollector", "WorkerView", "serve"]
+__all__ = [
+    "BridgeCollector",
+    "ExecutorCollector",
+    "Probes",
+    "WorkerCollector",
+    "WorkerView",
+    "serve",
+]

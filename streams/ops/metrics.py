@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from processors.state import NO_TIME
 from streams.folding.partition import LivePartition
 from streams.healing.executor import ExecutorStats
+from streams.otel.bridge import BridgeStats
 
 # Worker counter name -> (metric, help); the rest are labelled families below.
 COUNTERS = {
@@ -156,3 +157,31 @@ class ExecutorCollector(Collector):
         yield GaugeMetricFamily(
             "agentfold_executor_in_flight", "attempts running now", value=s.in_flight
         )
+
+
+class BridgeCollector(Collector):
+    """The OTLP bridge's statistics (streams.otel.bridge)."""
+
+    def __init__(self, stats: BridgeStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        yield CounterMetricFamily(
+            "agentfold_bridge_messages", "OTLP messages consumed", value=s.messages
+        )
+        yield CounterMetricFamily("agentfold_bridge_spans", "spans in them", value=s.spans)
+        yield CounterMetricFamily(
+            "agentfold_bridge_events", "agentfold events produced from them", value=s.events
+        )
+        yield CounterMetricFamily(
+            "agentfold_bridge_deadletters",
+            "messages that were not OTLP (dead-lettered as invalid_otlp)",
+            value=s.dead_letters,
+        )
+        ignored = CounterMetricFamily(
+            "agentfold_bridge_ignored", "spans or events left out, by reason", labels=["reason"]
+        )
+        for reason, n in sorted(s.ignored.items()):
+            ignored.add_metric([reason], n)
+        yield ignored

@@ -123,7 +123,9 @@ class _Core:
                 )
         return ok
 
-    async def _connect(self) -> AIOKafkaProducer:
+    async def _connect(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
+        """A started producer, retrying every `retry_s` while the broker is down or the
+        topic missing; None once `stop` is set between attempts."""
         while True:
             producer = clients.producer(
                 self.broker, self.security, linger_ms=5, max_request_size=1 << 20
@@ -147,8 +149,14 @@ class _Core:
                     self._warned_topic = True
                     log.warning("agentfold: %s", exc)
                 await clients.close(producer)
-                await asyncio.sleep(self.retry_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.retry_s)
+                if stop.is_set():
+                    return None
                 continue
+            except asyncio.CancelledError:  # abandoned while connecting: close what opened
+                await clients.close(producer, clients.CLOSE_WAIT_S)
+                raise
             self._producer = producer
             return producer
 
@@ -204,10 +212,15 @@ class _Core:
                 await clients.close(producer)
 
     async def _connect_or_stop(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
-        connect = asyncio.ensure_future(self._connect())
+        connect = asyncio.ensure_future(self._connect(stop))
         stopped = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not connect.done():
+                # Stopped while an attempt is under way: let it end (cancelling the Kafka
+                # client in the middle of its start leaves its connections open), within
+                # bounds — a broker that does not answer would hold it for a timeout.
+                await asyncio.wait({connect}, timeout=clients.CLOSE_WAIT_S)
         finally:  # also when cancelled: neither may be left pending
             stopped.cancel()
             if not connect.done():
@@ -291,6 +304,11 @@ class _RecorderBase:
     ) -> Run:
         """Emit `run_started` and return the handle (execution id generated if None)."""
         return self._core.start_run(goal_id, goal_description, input_data, execution_id)
+
+    def record(self, event: Event) -> bool:
+        """Send one ready-made event (e.g. mapped from OpenTelemetry spans: streams.otel);
+        False when it was dropped because the buffer was full."""
+        return self._core.emit(event)
 
     @property
     def dropped(self) -> int:

@@ -26,6 +26,7 @@ ROLES = (
     "cli",
     "native",
     "ops",
+    "otel",
 )
 
 
@@ -58,6 +59,12 @@ def test_importing_the_sdk_loads_neither_faust_nor_the_fold() -> None:
     assert not {m for m in loaded if m == "faust" or m.startswith("faust.")}
     assert not {m for m in loaded if m.startswith("processors.") and m != "processors.config"}
     assert "schemas.records" not in loaded
+
+
+def test_the_worker_loads_nothing_of_opentelemetry() -> None:
+    """The `otel` extra is optional: the worker (and its metrics) must run without it."""
+    loaded = loaded_after("import streams.worker.app, streams.ops, streams.cli.main")
+    assert not {m for m in loaded if m.startswith(("opentelemetry", "google.protobuf"))}
 
 
 def test_the_old_sdk_import_still_works() -> None:

@@ -104,3 +104,4 @@ def test_the_executor_reads_the_variables_its_help_names() -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "max_in_flight (from $AGENTFOLD_MAX_IN_FLIGHT)" in done.stderr
+    assert "AGENTFOLD_MAX_IN_FLIGHT is not a setting" not in done.stderr

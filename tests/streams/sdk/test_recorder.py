@@ -157,3 +157,20 @@ def test_a_missing_topic_is_never_created_by_the_sdk(
             rec.close(timeout_s=1)
     assert rec.delivery_report().complete
     assert len(asyncio.run(end_offsets(broker, f"{ns}.telemetry"))) == PARTITIONS
+
+
+def test_a_recorder_closed_while_it_connects_leaves_nothing_open(broker: str) -> None:
+    """Closed before its producer finished connecting (a short script, an exporter shut
+    down at once): the producer is closed too — no "Unclosed AIOKafkaProducer" at exit."""
+    import subprocess
+    import sys
+
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, PARTITIONS))
+    code = (
+        "from streams.sdk import Recorder\n"
+        f"for _ in range(5): Recorder({broker!r}, topic_prefix={ns!r}).close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Unclosed" not in done.stderr and "Task was destroyed" not in done.stderr, done.stderr

@@ -1,0 +1,51 @@
+"""What the long-running client commands (executor, bridge) share: the stop contract
+(the first SIGINT/SIGTERM stops taking work and lets the work under way finish; a second
+exits at once; exit 128 + the signal) and the metrics and probes port."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from streams.cli.stopping import SIGNALS, at_once
+
+
+def run_service(what: str, body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `body(stop)` until it returns; a stop signal sets `stop`."""
+    received: list[int] = []
+
+    def on_signal(signum: int, stop: asyncio.Event) -> None:
+        if received:
+            at_once(signum, what)
+        received.append(signum)
+        stop.set()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig, stop)
+        await body(stop)
+
+    asyncio.run(main())
+    return 128 + received[0] if received else 0
+
+
+async def serve_metrics(
+    what: str, collector: Any, not_ready: Callable[[], str | None], host: str, port: int
+) -> Any:
+    """/metrics, /healthz, /readyz (docs/operations.md) on `port`, unless it is 0."""
+    if not port:
+        return None
+    from prometheus_client import CollectorRegistry
+
+    from streams.ops import Probes, serve
+
+    registry = CollectorRegistry()
+    registry.register(collector)
+    web = await serve(Probes(registry, not_ready), host, port)
+    if web is not None:
+        print(f"{what}: metrics on http://{host}:{port}/metrics", file=sys.stderr)
+    return web
