@@ -44,6 +44,7 @@ bench: setup native
 	$(PY) bench/replay.py
 	$(PY) bench/sdk.py
 	$(PY) bench/scale.py
+	$(PY) bench/bridge.py
 
 schema: setup
 	$(VENV)/bin/agentfold schema --out schema/

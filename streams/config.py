@@ -397,7 +397,7 @@ def reference_markdown(models: Mapping[str, type[BaseModel]] | None = None) -> s
     table per model with each setting's default, its variable and its description."""
     if models is None:
         from streams.healing.executor import ExecutorSettings
-        from streams.otel.bridge import BridgeSettings
+        from streams.otel.settings import BridgeSettings
 
         models = {
             "Fold (top level of --config; `--set KEY=VALUE`)": FoldConfig,

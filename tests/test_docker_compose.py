@@ -112,7 +112,7 @@ def exported_metric_names() -> set[str]:
 def test_prometheus_scrapes_every_worker_and_executor_replica() -> None:
     from streams.config import WorkerSettings
     from streams.healing.executor import ExecutorSettings
-    from streams.otel.bridge import BridgeSettings
+    from streams.otel.settings import BridgeSettings
 
     services = load()
     prometheus = services["prometheus"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from schemas.errors import AgentfoldError
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
 from streams.cli.service import run_service, serve_metrics
-from streams.otel.bridge import BridgeSettings
+from streams.otel.settings import BridgeSettings
 
 if TYPE_CHECKING:
     import asyncio

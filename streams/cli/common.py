@@ -142,7 +142,7 @@ def unknown_env(env: dict[str, str]) -> list[str]:
     from streams.config import WorkerSettings
     from streams.healing.executor import ExecutorSettings
     from streams.kafka.security import KafkaSecurity
-    from streams.otel.bridge import BridgeSettings
+    from streams.otel.settings import BridgeSettings
 
     models = (FoldConfig, WorkerSettings, ExecutorSettings, BridgeSettings, KafkaSecurity)
     known = KNOWN_ENV | {env_name(f) for m in models for f in m.model_fields}

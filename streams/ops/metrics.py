@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from processors.state import NO_TIME
 from streams.folding.partition import LivePartition
 from streams.healing.executor import ExecutorStats
-from streams.otel.bridge import BridgeStats
+from streams.otel.settings import BridgeStats
 
 # Worker counter name -> (metric, help); the rest are labelled families below.
 COUNTERS = {

@@ -16,22 +16,21 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from schemas.canonical import encode_model_event
 from schemas.codec import Rejected, dead_letter, encode_output, validate_event
 from schemas.errors import AgentfoldError, DecodeError
 from schemas.events import Event
 from schemas.outputs import DEADLETTER, TELEMETRY, Origin
-from streams.config import WebHost, WebPort
 from streams.kafka import clients
 from streams.kafka.topics import ensure_topic, list_topics, topic_name
 from streams.otel.mapping import Mapper
+from streams.otel.settings import BridgeSettings, BridgeStats
 from streams.otel.spans import OtlpError, parse_otlp
 
 log = logging.getLogger("agentfold.bridge")
@@ -43,41 +42,6 @@ MAX_BATCH_BYTES = 256 * 1024
 
 class BridgeError(AgentfoldError):
     """The bridge cannot run (e.g. the telemetry topic it writes to does not exist)."""
-
-
-class BridgeSettings(BaseModel):
-    """Settings of the OTLP bridge; `agentfold bridge otlp` takes each as a flag."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    broker: str = Field(description="Kafka bootstrap HOST:PORT")
-    topic_prefix: str = Field(default="agentfold", description="topic name prefix")
-    source_topic: str = Field(
-        default="otlp_spans",
-        description="topic the Collector's Kafka exporter writes spans to (its default)",
-    )
-    encoding: Literal["otlp_proto", "otlp_json"] = Field(
-        default="otlp_proto", description="encoding of those messages (the exporter's setting)"
-    )
-    group: str = Field(default="agentfold-bridge", description="consumer group")
-    remember: int = Field(
-        default=100_000, ge=1, description="traces whose execution is remembered across messages"
-    )
-    session_timeout_s: float = Field(default=10.0, gt=0, description="consumer session timeout")
-    heartbeat_interval_s: float = Field(
-        default=1.0, gt=0, description="consumer heartbeat interval"
-    )
-    web_port: WebPort = 9468
-    web_host: WebHost = "0.0.0.0"
-
-
-@dataclass
-class BridgeStats:
-    messages: int = 0
-    spans: int = 0
-    events: int = 0
-    dead_letters: int = 0
-    ignored: Counter[str] = field(default_factory=Counter)
 
 
 def valid_events(events: Iterable[dict[str, Any]], ignored: Counter[str]) -> Iterator[Event]:

@@ -120,6 +120,7 @@ def test_every_reason_is_known() -> None:
         "unknown_execution",
         "clock_skew",
         "fold_error",
+        "invalid_otlp",
     }
 
 

@@ -67,6 +67,17 @@ def test_the_worker_loads_nothing_of_opentelemetry() -> None:
     assert not {m for m in loaded if m.startswith(("opentelemetry", "google.protobuf"))}
 
 
+def test_the_cli_loads_nothing_of_the_fold_before_it_activates_it() -> None:
+    """`main` builds the parser and checks the environment before `activate()`: the
+    records and the fold must not be imported by then (they would be the pure ones)."""
+    loaded = loaded_after(
+        "from streams.cli.main import build_parser\nbuild_parser()\n"
+        "from streams.cli.common import unknown_env\nunknown_env({})"
+    )
+    assert "schemas.records" not in loaded
+    assert not {m for m in loaded if m.startswith("processors.") and m != "processors.config"}
+
+
 def test_the_old_sdk_import_still_works() -> None:
     from streams.recorder import Recorder
     from streams.sdk import Recorder as Current

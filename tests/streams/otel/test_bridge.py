@@ -107,7 +107,8 @@ def test_the_bridge_creates_its_source_topic_and_stops_on_request(broker: str) -
     partitioned as the telemetry topic."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from streams.otel.bridge import Bridge, BridgeSettings
+    from streams.otel.bridge import Bridge
+    from streams.otel.settings import BridgeSettings
 
     ns = namespace()
     asyncio.run(create_topics(broker, ns, 3))
