@@ -104,9 +104,16 @@ def _launch(
 ) -> OutputRecord:
     ack_deadline = now + cfg.ack_timeout_s * 1000
     set_timer(ps, ex, ACK + rec.key, ack_deadline)
+    return _attempt_record(ex, rec, "planned", reason, now, ack_deadline)
+
+
+def _attempt_record(
+    ex: ExecState, rec: HealRec, status: str, reason: str, now: int, ack_deadline: int | None
+) -> OutputRecord:
+    """The healing record of `rec`'s current attempt."""
     return _record(
         ex,
-        "planned",
+        status,
         reason,
         rec.key,
         rec.tier,
@@ -179,20 +186,7 @@ def on_attempt(
         rec.error_code = data.error_code or outcome.value
         if should_retry(rec, cfg) and ex.run.is_open:
             set_timer(ps, ex, RETRY + rec.key, ev.time + retry_backoff_ms(rec.attempts, cfg))
-    return _record(
-        ex,
-        "reported",
-        outcome.value,
-        rec.key,
-        rec.tier,
-        rec.action_type,
-        rec.score,
-        rec.attempts,
-        rec.window_start,
-        rec.window_end,
-        ev.time,
-        None,
-    )
+    return _attempt_record(ex, rec, "reported", outcome.value, ev.time, None)
 
 
 def should_retry(rec: HealRec, cfg: FoldConfig) -> bool:

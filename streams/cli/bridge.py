@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from schemas.errors import AgentfoldError
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
-from streams.cli.service import run_service, serve_metrics
+from streams.cli.service import run_service, run_serving_metrics
 from streams.otel.settings import BridgeSettings
 
 if TYPE_CHECKING:
@@ -92,18 +92,16 @@ def run(args: argparse.Namespace) -> int:
         )
         bridge = Bridge(settings)
         stats = bridge.stats
-        web = await serve_metrics(
-            "agentfold bridge",
-            BridgeCollector(stats),
-            lambda: None if bridge.joined else "joining the consumer group",
-            settings.web_host,
-            settings.web_port,
-        )
         try:
-            await bridge.run(stop)
+            await run_serving_metrics(
+                "agentfold bridge",
+                bridge.run(stop),
+                BridgeCollector(stats),
+                lambda: None if bridge.joined else "joining the consumer group",
+                settings.web_host,
+                settings.web_port,
+            )
         finally:
-            if web is not None:
-                await web.cleanup()
             ignored = sum(stats.ignored.values())
             print(
                 f"agentfold bridge: {stats.messages} messages, {stats.spans} spans → "

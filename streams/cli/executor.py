@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
-from streams.cli.service import run_service, serve_metrics
+from streams.cli.service import run_service, run_serving_metrics
 from streams.healing.executor import ExecutorSettings
 
 if TYPE_CHECKING:
@@ -89,18 +89,14 @@ def run(args: argparse.Namespace) -> int:
         )
         executor = Executor(settings, handlers)
         stats = executor.stats
-        web = await serve_metrics(
+        await run_serving_metrics(
             "agentfold executor",
+            executor.run(stop),
             ExecutorCollector(stats),
             lambda: None if stats.joined else "joining the consumer group",
             settings.web_host,
             settings.web_port,
         )
-        try:
-            await executor.run(stop)
-        finally:
-            if web is not None:
-                await web.cleanup()
         outcomes = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_outcome.items())) or "none"
         print(
             f"agentfold executor: {stats.planned} planned actions seen, {stats.ran} run "

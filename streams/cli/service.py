@@ -49,3 +49,20 @@ async def serve_metrics(
     if web is not None:
         print(f"{what}: metrics on http://{host}:{port}/metrics", file=sys.stderr)
     return web
+
+
+async def run_serving_metrics(
+    what: str,
+    work: Awaitable[object],
+    collector: Any,
+    not_ready: Callable[[], str | None],
+    host: str,
+    port: int,
+) -> None:
+    """Await `work` with /metrics and the probes up on `port` (unless 0) meanwhile."""
+    web = await serve_metrics(what, collector, not_ready, host, port)
+    try:
+        await work
+    finally:
+        if web is not None:
+            await web.cleanup()
