@@ -7,6 +7,7 @@ Stages (a)–(c) use the first --single-events events, (b') and (d) all --events
              and (b') on (d)'s 50-event ones: Faust's own ceiling for (c) and (d)
   (c) worker `agentfold worker` on single-event messages
   (d) worker `agentfold worker` on SDK-style messages of 50 events
+  (d') (d) with its metrics port on, /metrics scraped every second: what metrics cost
   (e) the worker's resident memory over --rss-events events / --rss-executions
       executions (1,000,000 / 20,000; 500 running at a time, runs of 50 events, in
       10-event messages), sampled at each quarter of the way: bounded state keeps it
@@ -27,11 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -39,6 +43,7 @@ from typing import NamedTuple
 from benchbroker import add_broker_arg, bench_broker
 from ceiling import raw_consume
 
+from streams.kafka.broker import free_port
 from streams.kafka.topicio import end_offsets, group_positions, produce_lines
 from streams.kafka.topics import create_topics
 from streams.testing import batched, generate, iter_batched, iter_generate
@@ -167,11 +172,31 @@ def worker_cmd(bootstrap: str, ns: str, partitions: int) -> list[str]:
 
 
 def worker_timing(
-    bootstrap: str, ns: str, partitions: int, env: dict[str, str], group: str
+    bootstrap: str, ns: str, partitions: int, env: dict[str, str], group: str, scraped: bool = False
 ) -> Timing:
+    """`scraped`: with its web port on and /metrics fetched every second meanwhile (a
+    harsher scrape than Prometheus's usual 10-60 s) — what the metrics cost."""
     # A later --app-id wins: a fresh group (and state changelog) on the same topics.
     cmd = [*worker_cmd(bootstrap, ns, partitions), "--app-id", group]
-    return timed_group(bootstrap, group, f"{ns}.telemetry", cmd, env)
+    if not scraped:
+        return timed_group(bootstrap, group, f"{ns}.telemetry", cmd, env)
+    port = free_port()
+    stop = threading.Event()
+
+    def scrape() -> None:
+        while not stop.wait(1.0):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    scraper.start()
+    try:
+        return timed_group(
+            bootstrap, group, f"{ns}.telemetry", [*cmd, "--web-port", str(port)], env
+        )
+    finally:
+        stop.set()
+        scraper.join()
 
 
 class Stage:
@@ -259,6 +284,7 @@ def main() -> None:
         noop_batched = Stage("(b') Faust no-op, 50-event messages", len(lines))
         single = Stage("(c) worker, single-event messages", len(singles))
         batch = Stage("(d) worker, 50-event messages", len(lines))
+        scraped = Stage("(d') (d), /metrics scraped every 1 s", len(lines))
         # Rounds alternate the stages, so that a slow spell of the machine hits them
         # alike; each run reads its topic from the start in a group of its own.
         for r in range(args.rounds):
@@ -266,10 +292,13 @@ def main() -> None:
             noop_batched.add(noop_timing(bs, ns_batch, env, f"{prefix}noop-bb-{r}"))
             single.add(worker_timing(bs, ns_single, args.partitions, env, f"{ns_single}-{r}"))
             batch.add(worker_timing(bs, ns_batch, args.partitions, env, f"{ns_batch}-{r}"))
+            scraped.add(worker_timing(bs, ns_batch, args.partitions, env, f"{ns_batch}-s{r}", True))
         line(noop, raw, None)
         line(noop_batched, raw, None)
         line(single, raw, noop)
         line(batch, raw, noop_batched)
+        line(scraped, raw, noop_batched)
+        print(f"  metrics cost: (d') / (d) = {ratio(scraped, batch):.2f} (median of the rounds)")
         if args.rss_events:
             rss_stage(bs, f"{prefix}br", args.rss_events, args.rss_executions, args.partitions)
     print(

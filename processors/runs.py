@@ -203,6 +203,8 @@ def on_run_ended(ex: ExecState, ev: RunEnded, cfg: FoldConfig) -> OutputRecord |
         return None
     data = ev.data
     status = data.status or ("completed" if data.success else "failed")
+    tokens = run.tokens + data.tokens_used  # saturating, as on_outcome's sums
+    run.tokens = tokens if tokens <= INT64_MAX else INT64_MAX
     run.output_data, size = cap_payload(data.output_data, cfg)
     finish(run, status, ev.time, cap_text(data.narrative, cfg.text_max))
     ex.unmeasured += size + TEXT_BYTES * len(run.narrative)

@@ -168,6 +168,13 @@ class RunEndedData(_Model):
     status: Literal["completed", "failed", "stuck", "cancelled"] | None = Field(
         default=None, description="overrides the status implied by `success`"
     )
+    tokens_used: int = Field(
+        default=0,
+        ge=0,
+        le=INT64_MAX,
+        description="tokens the run used outside its decisions' outcomes (model calls "
+        "reported by OpenTelemetry), added to the run's total",
+    )
 
 
 class HealingAttemptData(_Model):

@@ -210,12 +210,18 @@ class ActionCompletedData(Record):
 
 class RunEndedData(Record):
     def __init__(
-        self, success: bool, narrative: str, output_data: JsonDict, status: str | None
+        self,
+        success: bool,
+        narrative: str,
+        output_data: JsonDict,
+        status: str | None,
+        tokens_used: int = 0,
     ) -> None:
         self.success = success
         self.narrative = narrative
         self.output_data = output_data
         self.status = status
+        self.tokens_used = tokens_used
 
 
 class HealingAttemptData(Record):

@@ -17,8 +17,10 @@ OpenLLMetry/Traceloop (`traceloop.span.kind`, `traceloop.association.properties.
   `error.type` is set, latency the span's duration, the result what the repetition
   signal compares (`_result`: the same failing call repeats with the same result);
 - an LLM span → token metrics (`gen_ai.usage.input_tokens` / `output_tokens`, read also
-  from `llm.token_count.prompt` / `completion`); an LLM call is not a decision, so a
-  model answering between two failing tool calls does not break their streak;
+  from `llm.token_count.prompt` / `completion`), and its tokens on the run (`run_ended`
+  carries them: the root span's own usage, else the sum its trace's model calls
+  reported); an LLM call is not a decision, so a model answering between two failing
+  tool calls does not break their streak;
 - span events named `exception` (and any event of a span in ERROR) → `problem`s.
 
 Every event id is derived from the trace id, the span id and what was mapped, so the
@@ -43,6 +45,7 @@ TRACEPARENT_FLAGS = "01"
 _SESSION_PROPERTIES = ("session_id", "conversation_id", "thread_id")
 _AGENT_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow"})
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+_TOKEN_METRICS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
 
 
 @dataclass(slots=True)
@@ -112,21 +115,28 @@ class Mapper:
     def __init__(self, remember: int = 100_000) -> None:
         self.remember = remember
         self._trace_execution: OrderedDict[str, str] = OrderedDict()
+        self._trace_tokens: OrderedDict[str, int] = OrderedDict()  # model calls' tokens
 
-    def _learn(self, trace_id: str, execution: str) -> None:
-        known = self._trace_execution
+    def _remember(self, known: OrderedDict[str, Any], trace_id: str, value: Any) -> None:
         if trace_id in known:
             known.move_to_end(trace_id)
-        known[trace_id] = execution
+        known[trace_id] = value
         while len(known) > self.remember:
             known.popitem(last=False)
 
     def map(self, spans: Iterable[SpanView]) -> Mapped:
         spans = list(spans)
-        for span in spans:  # first the batch's own ids: a child may end before its root
+        # First what the whole batch says about its traces: a child ends (and may be
+        # exported) before its root, and the root is mapped first below (by start).
+        for span in spans:
             execution = explicit_execution(span)
             if execution is not None:
-                self._learn(span.trace_id, execution)
+                self._remember(self._trace_execution, span.trace_id, execution)
+            if role(span) == "llm":
+                used = sum(_tokens(span.attributes))
+                if used:
+                    total = self._trace_tokens.get(span.trace_id, 0) + used
+                    self._remember(self._trace_tokens, span.trace_id, total)
         out = Mapped()
         for span in sorted(spans, key=lambda s: (s.start_ns, s.end_ns, s.span_id)):
             kind = role(span)
@@ -138,8 +148,25 @@ class Mapper:
                 or self._trace_execution.get(span.trace_id)
                 or f"trace-{span.trace_id}"
             )
-            _map_span(span, kind, execution, out)
+            tokens = 0
+            if kind == "agent" and span.parent_span_id is None:
+                # The run's tokens: the agent span's own usage (GenAI puts the
+                # invocation's total there), else what its model calls reported.
+                own = sum(_tokens(span.attributes))
+                tokens = own or self._trace_tokens.pop(span.trace_id, 0)
+            _map_span(span, kind, execution, out, tokens)
         return out
+
+
+def _tokens(a: Mapping[str, Attr]) -> tuple[int, int]:
+    """(input, output) tokens of a span: GenAI, else OpenInference names; 0 if absent."""
+    used = []
+    for keys in (
+        ("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
+        ("gen_ai.usage.output_tokens", "llm.token_count.completion"),
+    ):
+        used.append(next((v for k in keys if (v := _int(a.get(k))) is not None), 0))
+    return used[0], used[1]
 
 
 def _ms(ns: int) -> int:
@@ -172,7 +199,7 @@ def _error(span: SpanView) -> str | None:
     return _text(span.attributes.get("error.type")) or span.status_message[:TEXT_MAX] or "error"
 
 
-def _map_span(span: SpanView, kind: str, execution: str, out: Mapped) -> None:
+def _map_span(span: SpanView, kind: str, execution: str, out: Mapped, tokens: int) -> None:
     base = f"{SOURCE_PREFIX}:{span.trace_id}:{span.span_id}"
     common: dict[str, Any] = {
         "source": _source(span),
@@ -203,21 +230,18 @@ def _map_span(span: SpanView, kind: str, execution: str, out: Mapped) -> None:
                 "run_ended",
                 id=f"{base}:run_ended",
                 time_ms=end,
-                data={"success": not _failed(span), "narrative": span.status_message[:TEXT_MAX]},
+                data={
+                    "success": not _failed(span),
+                    "narrative": span.status_message[:TEXT_MAX],
+                    "tokens_used": tokens,
+                },
                 **common,
             )
         )
         return
     if kind == "llm":
-        for metric, keys in (
-            ("gen_ai.usage.input_tokens", ("gen_ai.usage.input_tokens", "llm.token_count.prompt")),
-            (
-                "gen_ai.usage.output_tokens",
-                ("gen_ai.usage.output_tokens", "llm.token_count.completion"),
-            ),
-        ):
-            value = next((v for k in keys if (v := _int(a.get(k))) is not None), None)
-            if value is None:
+        for metric, value in zip(_TOKEN_METRICS, _tokens(a), strict=True):
+            if not value:
                 continue
             events.append(
                 envelope(

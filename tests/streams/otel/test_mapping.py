@@ -90,6 +90,9 @@ def test_a_tool_loop_gets_a_healing_plan_and_a_healthy_agent_none(spans: list) -
     runs = {r["execution_id"]: r for r in records["runs"]}
     assert runs["conv-ok"]["status"] == "completed"
     assert runs["conv-handoff"]["status"] == "completed"
+    # Tokens on the run: what the model calls of its trace reported (4 × 150; 50 + 7).
+    assert runs["conv-ok"]["metrics"]["total_tokens"] == 600
+    assert runs["conv-handoff"]["metrics"]["total_tokens"] == 57
     # Its root span never ended, so no run_started or run_ended came: the run is not
     # in the runs topic, but its windows and its plan did not wait for that.
     assert "conv-loop" not in runs
