@@ -291,8 +291,12 @@ def main() -> None:
             noop.add(noop_timing(bs, ns_single, env, f"{prefix}noop-bs-{r}"))
             noop_batched.add(noop_timing(bs, ns_batch, env, f"{prefix}noop-bb-{r}"))
             single.add(worker_timing(bs, ns_single, args.partitions, env, f"{ns_single}-{r}"))
-            batch.add(worker_timing(bs, ns_batch, args.partitions, env, f"{ns_batch}-{r}"))
-            scraped.add(worker_timing(bs, ns_batch, args.partitions, env, f"{ns_batch}-s{r}", True))
+            # (d) and (d') swap places every round: each run leaves the in-memory broker
+            # holding more, so whichever runs second is slowed a little.
+            for with_scrape in (False, True) if r % 2 == 0 else (True, False):
+                stage = scraped if with_scrape else batch
+                group = f"{ns_batch}-{'s' if with_scrape else ''}{r}"
+                stage.add(worker_timing(bs, ns_batch, args.partitions, env, group, with_scrape))
         line(noop, raw, None)
         line(noop_batched, raw, None)
         line(single, raw, noop)

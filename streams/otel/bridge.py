@@ -140,6 +140,7 @@ class Bridge:
         s, stats = self.s, self.stats
         telemetry = topic_name(s.topic_prefix, TELEMETRY)
         sent = []
+        encoded: list[tuple[str, bytes]] = []  # the whole fetch's, batched per execution
         for tp, msgs in batch.items():
             for m in msgs:
                 stats.messages += 1
@@ -159,10 +160,12 @@ class Bridge:
                 stats.spans += len(spans)
                 mapped = self.mapper.map(spans)
                 stats.ignored.update(mapped.ignored)
-                encoded = list(encoded_events(mapped.events, stats.ignored))
-                stats.events += len(encoded)
-                for execution, value in batches(encoded):
-                    sent.append(await producer.send(telemetry, value, key=execution.encode()))
+                encoded.extend(encoded_events(mapped.events, stats.ignored))
+        stats.events += len(encoded)
+        # One message per execution per fetch, not per OTLP message: a message holds a
+        # few spans of many executions, and each produce call costs far more than a span.
+        for execution, value in batches(encoded):
+            sent.append(await producer.send(telemetry, value, key=execution.encode()))
         await asyncio.gather(*sent)
         await consumer.commit(
             {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batch.items()}
