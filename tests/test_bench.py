@@ -59,8 +59,10 @@ def test_live_bench(broker: str) -> None:
             "(b') Faust no-op, 50-event messages",
             "(c) worker, single-event messages",
             "(d) worker, 50-event messages",
+            "(d') (d), /metrics scraped every 1 s",
         ],
     )
+    assert re.search(r"metrics cost: \(d'\) / \(d\) = [\d.]+", out), out
     assert re.search(r"\(d\) worker, 50-event messages .* runs [\d,]+, [\d,]+$", out, re.M), out
     assert re.search(r"\(e\) worker RSS over 2,000 events / 40 executions: 25% \d+ MiB", out), out
     assert "targets: (d) ≥ 100,000 events/s →" in out
@@ -80,3 +82,27 @@ def test_replay_bench(broker: str) -> None:
 def test_sdk_bench(broker: str) -> None:
     out = run_bench("sdk.py", "--broker", broker, "--events", "2000", "--executions", "20")
     assert_rates(out, ["SDK, record → delivered"])
+
+
+@pytest.mark.broker
+def test_scale_bench(broker: str) -> None:
+    out = run_bench(
+        "scale.py",
+        *("--broker", broker, "--events", "2000", "--executions", "40", "--partitions", "2"),
+        *("--rounds", "1"),
+    )
+    assert_rates(out, ["(a) raw aiokafka + orjson", "(1) one worker process"])
+    assert_rates(out, ["(2) two worker processes"])
+    assert re.search(r"two processes / one: [\d.]+× .* on \d+ cores", out), out
+    assert re.search(r"\(r\) restore of [\d,]+ executions over 2 partitions", out), out
+
+
+@pytest.mark.broker
+def test_bridge_bench(broker: str) -> None:
+    out = run_bench(
+        "bridge.py",
+        *("--broker", broker, "--spans", "1000", "--agents", "10", "--per-message", "50"),
+        *("--partitions", "2", "--rounds", "1"),
+    )
+    assert re.search(r"\(a\) raw aiokafka \+ protobuf parse\s+[\d,]+ spans/s", out), out
+    assert re.search(r"\(b\) agentfold bridge otlp\s+[\d,]+ spans/s\s+[\d.]+× raw", out), out
