@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from schemas.errors import AgentfoldError
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
-from streams.cli.service import run_service, run_serving_metrics
+from streams.cli.service import run_service, run_serving_metrics, service_settings
 from streams.otel.settings import BridgeSettings
 
 if TYPE_CHECKING:
@@ -59,8 +58,6 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    from streams.config import from_flags
-
     try:
         import google.protobuf  # noqa: F401
         import opentelemetry.proto  # noqa: F401
@@ -72,15 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from streams.otel.bridge import Bridge
 
     broker = need_broker(args)
-    values = {name: getattr(args, name) for name in FLAGS}
-    if args.no_web:
-        values["web_port"] = 0
-    settings = from_flags(
-        BridgeSettings,
-        {"broker": broker, "topic_prefix": args.prefix, **values},
-        "bridge settings",
-        env=os.environ,
-    )
+    settings = service_settings(BridgeSettings, args, FLAGS, broker, "bridge settings")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     async def body(stop: asyncio.Event) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from streams.cli.common import add_broker_flags, add_model_flags, need_broker
-from streams.cli.service import run_service, run_serving_metrics
+from streams.cli.service import run_service, run_serving_metrics, service_settings
 from streams.healing.executor import ExecutorSettings
 
 if TYPE_CHECKING:
@@ -59,21 +58,12 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from streams.config import from_flags
     from streams.healing import Executor, load_handlers
     from streams.ops import ExecutorCollector
 
     broker = need_broker(args)
     handlers = load_handlers(args.handlers)
-    values = {name: getattr(args, name) for name in FLAGS}
-    if args.no_web:
-        values["web_port"] = 0
-    settings = from_flags(
-        ExecutorSettings,
-        {"broker": broker, "topic_prefix": args.prefix, **values},
-        "executor settings",
-        env=os.environ,
-    )
+    settings = service_settings(ExecutorSettings, args, FLAGS, broker, "executor settings")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("aiokafka", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING)

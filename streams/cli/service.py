@@ -4,12 +4,32 @@ exits at once; exit 128 + the signal) and the metrics and probes port."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from streams.cli.stopping import SIGNALS, at_once
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def service_settings(
+    model: type[M], args: argparse.Namespace, flags: dict[str, str], broker: str, what: str
+) -> M:
+    """The settings of a service command: its flags (`--no-web`: port 0), then the
+    AGENTFOLD_* environment, then the defaults."""
+    from streams.config import from_flags
+
+    values = {name: getattr(args, name) for name in flags}
+    if args.no_web:
+        values["web_port"] = 0
+    given = {"broker": broker, "topic_prefix": args.prefix, **values}
+    return from_flags(model, given, what, env=os.environ)
 
 
 def run_service(what: str, body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
