@@ -17,11 +17,10 @@ import asyncio
 import os
 import statistics
 import sys
-import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from benchbroker import add_broker_arg, bench_broker
+from ceiling import raw_consume
 from live import timed_group
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -31,7 +30,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from streams.kafka import clients
-from streams.kafka.topicio import end_offsets
 from streams.kafka.topics import create_topics, ensure_topic
 
 MS = 1_000_000
@@ -75,33 +73,11 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await clients.close(producer)
 
 
-async def raw_parse(bootstrap: str, topic: str) -> tuple[int, float]:
-    """Read the whole topic and parse every message; (spans, seconds)."""
-    ends = await end_offsets(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in ends]
-        consumer.assign(tps)
-        for tp in tps:
-            await consumer.seek_to_beginning(tp)
-        spans, todo = 0, sum(ends.values())
-        started = time.perf_counter()
-        while todo > 0:
-            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-            for msgs in batch.values():
-                for m in msgs:
-                    request = ExportTraceServiceRequest()
-                    request.ParseFromString(m.value or b"")
-                    spans += sum(
-                        len(s.spans) for r in request.resource_spans for s in r.scope_spans
-                    )
-                todo -= sum(len(msgs) for msgs in batch.values())
-        return spans, time.perf_counter() - started
-    finally:
-        await consumer.stop()
+def spans_in(value: bytes) -> int:
+    """Parse one OTLP message as the bridge must; its span count."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(value)
+    return sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
 
 
 def main() -> None:
@@ -130,7 +106,7 @@ def main() -> None:
             f"({args.per_message} spans, {size:.0f} B/span), {args.agents} agents, "
             f"{args.partitions} partitions, {where}"
         )
-        raw_spans, raw_s = asyncio.run(raw_parse(bs, source))
+        raw_spans, raw_s = asyncio.run(raw_consume(bs, source, spans_in))
         raw = raw_spans / raw_s
         print(f"  {'(a) raw aiokafka + protobuf parse':<34} {raw:>10,.0f} spans/s")
         rates, cpu = [], []

@@ -4,6 +4,7 @@ whole topic, orjson-decoding every message, nothing else."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -11,8 +12,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.kafka.topicio import end_offsets
 
 
-async def raw_consume(bootstrap: str, topic: str) -> tuple[int, float]:
-    """Read the whole topic (to its true ends) decoding every value; (messages, seconds)."""
+def _json_message(value: bytes) -> int:
+    orjson.loads(value or b"null")
+    return 1
+
+
+async def raw_consume(
+    bootstrap: str, topic: str, decode: Callable[[bytes], int] = _json_message
+) -> tuple[int, float]:
+    """Read the whole topic (to its true ends) decoding every value with `decode`, which
+    says how many units (messages, spans) it held; (units, seconds)."""
     ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
@@ -29,8 +38,7 @@ async def raw_consume(bootstrap: str, topic: str) -> tuple[int, float]:
             batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=10_000)
             for tp, msgs in batch.items():
                 for m in msgs:
-                    orjson.loads(m.value or b"null")
-                    seen += 1
+                    seen += decode(m.value or b"")
                 if msgs and msgs[-1].offset >= ends[tp.partition] - 1:
                     todo.discard(tp)
         return seen, time.perf_counter() - started
