@@ -119,6 +119,12 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="flush sooner once a partition has this many changed executions",
     )
+    fetch_max_records: int = Field(
+        default=1000,
+        ge=1,
+        description="the most telemetry messages one fetch folds at once; a rebalance waits "
+        "for the fetch being folded",
+    )
     flush_max_outputs: int = Field(
         default=10_000,
         ge=1,

@@ -106,3 +106,30 @@ def test_bridge_bench(broker: str) -> None:
     )
     assert re.search(r"\(a\) raw aiokafka \+ protobuf parse\s+[\d,]+ spans/s", out), out
     assert re.search(r"\(b\) agentfold bridge otlp\s+[\d,]+ spans/s\s+[\d.]+× raw", out), out
+
+
+@pytest.mark.broker
+def test_peers_bench(broker: str) -> None:
+    out = run_bench(
+        "peers.py",
+        *("--broker", broker, "--events", "2000", "--executions", "40", "--partitions", "2"),
+        *("--rounds", "1"),
+    )
+    rows = [
+        "raw aiokafka + orjson (ceiling)",
+        "Faust no-op agent, 1 event/message",
+        "agentfold worker, 1 event/message",
+        "agentfold worker, SDK batches (≤ 50 events)",
+    ]
+    has_quix = "Quix Streams is not installed" not in out
+    if has_quix:
+        rows.append("Quix Streams: state + 90-min window, final")
+    for label in rows:
+        # rate, × raw, × Quix (- without it), CPU µs/event, the runs
+        found = re.search(re.escape(label) + r"\s+([\d,]+)\s+[\d.]+\s+([\d.]+|-)\s+[\d.]+\s", out)
+        assert found is not None, f"no row for {label!r} in:\n{out}"
+        assert int(found.group(1).replace(",", "")) > 0, found.group(0)
+    if has_quix:
+        assert re.search(r"targets: unbatched ≥ 1.0× Quix → (met|NOT met) \([\d.]+\)", out), out
+    else:
+        assert "not judged without Quix Streams" in out

@@ -26,6 +26,7 @@ FLAGS = {
     "flush_interval_s": "--flush-interval",
     "flush_max_dirty": "--flush-max-dirty",
     "flush_max_outputs": "--flush-max-outputs",
+    "fetch_max_records": "--fetch-max-records",
     "counters_interval_s": "--counters-interval",
     "linger_s": "--linger",
     "stop_timeout_s": "--stop-timeout",

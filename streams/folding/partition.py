@@ -24,8 +24,9 @@ raised (`fold_error`). Replay, which writes no state, takes the same checkpoints
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from processors.config import FoldConfig
 from processors.fold import PartitionFold
@@ -61,6 +62,34 @@ class MessageResult:
     rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # already applied before (offset below next_offset)
     cut: bool = False  # an event past `until_ms` was reached; nothing after it was folded
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What folding one fetch of a partition's records (`LivePartition.process_fetch`)
+    produced, summed over its messages."""
+
+    outputs: list[OutputRecord] = field(default_factory=list)
+    messages: int = 0  # messages folded (skipped ones not counted)
+    events: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # messages below next_offset: already applied
+    consumed: int = 0  # records taken from the fetch; the rest wait for the next call
+    fold_errors: list[int] = field(default_factory=list)  # offsets of messages that raised
+
+
+class FetchRecord(Protocol):
+    """A consumed Kafka record as aiokafka delivers it (timestamp in ms)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int | None: ...
 
 
 class OffsetGap(Exception):
@@ -169,6 +198,49 @@ class LivePartition:
         checkpoint.journal_bytes += len(value)
         if not self.state_writes and checkpoint.full:
             checkpoint.take(self.fold.state, self.fold.drain_touched())
+        return result
+
+    def process_fetch(
+        self,
+        records: Sequence[FetchRecord],
+        topic: str,
+        start: int = 0,
+        stop_when_full: bool = False,
+    ) -> FetchResult:
+        """Fold the records of one fetch of this partition, from `records[start]` on, in
+        order — the per-fetch path the live worker and replay share. Offsets may jump:
+        a consumer reading the log in order sees only records that exist (retention,
+        compaction and transaction markers leave gaps nobody can read). Stops after the
+        record that fills the exception net's journal when `stop_when_full` (the
+        worker must flush before it goes on: `consumed` says how far it got), and at a
+        cut (`until_ms`)."""
+        result = FetchResult()
+        outputs, kinds, rejected = result.outputs, result.kinds, result.rejected
+        process = self.process
+        i = start
+        n = len(records)
+        while i < n:
+            r = records[i]
+            i += 1
+            m = process(r.key, r.value or b"", topic, r.offset, True, r.timestamp)
+            if m.skipped:
+                if self.cut:
+                    break
+                result.skipped += 1
+                continue
+            result.messages += 1
+            result.events += m.events
+            outputs += m.outputs
+            for kind, count in m.kinds.items():
+                kinds[kind] = kinds.get(kind, 0) + count
+            if m.rejected:
+                for reason, count in m.rejected.items():
+                    rejected[reason] = rejected.get(reason, 0) + count
+                if "fold_error" in m.rejected:
+                    result.fold_errors.append(r.offset)
+            if m.cut or (stop_when_full and self._checkpoint.full):
+                break
+        result.consumed = i - start
         return result
 
     def _fold(self, m: _Message, marks: Marks | None) -> MessageResult:

@@ -182,21 +182,17 @@ async def fold_partition(
     execution = request.execution
     topic, prefix = request.topic, request.prefix
     async for records in iter_range(reader, topic, partition, None, end):
-        for r in records:
-            # Gaps are records removed by retention: they do not exist for anyone.
-            m = live.process(r.key, r.value, topic, r.offset, True, r.timestamp)
-            if m.skipped:
-                break
-            result.messages += 1
-            result.events += m.events
-            result.rejected += sum(m.rejected.values())
-            for record in m.outputs:
-                if execution is not None and not concerns(record, execution):
-                    continue
-                result.outputs += 1
-                by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
-                sink.write(render(Emitted(partition, record), prefix))
-                sink.write(b"\n")
+        m = live.process_fetch(records, topic)
+        result.messages += m.messages
+        result.events += m.events
+        result.rejected += sum(m.rejected.values())
+        for record in m.outputs:
+            if execution is not None and not concerns(record, execution):
+                continue
+            result.outputs += 1
+            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            sink.write(render(Emitted(partition, record), prefix))
+            sink.write(b"\n")
         progress(partition, records[-1].offset + 1, result.events)
         if live.cut:
             result.cut = True

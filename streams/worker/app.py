@@ -1,13 +1,15 @@
-"""The live worker's Faust wiring: the app, its fold agent, timers and rebalance
-callbacks. The flushing (streams/worker/flusher.py), restore and gap repair
-(streams/worker/restore.py) and Faust workarounds (streams/worker/faust_compat.py) are
-their own modules.
+"""The live worker's Faust wiring: the app, its timers and rebalance callbacks, and
+the fold of each fetch. Reading telemetry (streams/worker/reader.py), flushing
+(streams/worker/flusher.py), restore and gap repair (streams/worker/restore.py) and Faust
+workarounds (streams/worker/faust_compat.py) are their own modules.
 
-Per message: decode and fold (`LivePartition`, the driver replay runs too) and send the
-outputs to their topics on the source partition, straight to the producer (Faust's
-per-record topic path costs several times the send); the flusher writes state after
-the outputs it covers are delivered. With exactly_once both take Faust's transactional
-path, and state is written after every message.
+At least once (the default), telemetry bypasses Faust's per-message stream: the reader
+hands over each fetch of a partition, which is decoded and folded whole
+(`LivePartition.process_fetch`, the path replay runs too), its outputs sent to their
+topics on the source partition straight to the producer; the flusher writes state after
+the outputs it covers are delivered. With exactly_once, outputs, state and offsets
+commit together in Faust's transactions, so telemetry takes Faust's agent message by
+message (`_fold_agent`) and state is written after every message.
 
 The table's state may therefore trail the committed offsets after a crash; the offset
 guard refolds the difference from the log on restart. Refolding is idempotent (the fold
@@ -24,6 +26,7 @@ import socket
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +36,23 @@ from faust.types import TP
 from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope
-from schemas.outputs import ATTRIBUTION, OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import ATTRIBUTION, OUTPUT_TOPICS, TELEMETRY, OutputRecord
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.config import WorkerSettings
-from streams.folding.partition import LivePartition, Writes
+from streams.folding.partition import FetchResult, LivePartition, MessageResult, Writes
 from streams.kafka import clients
 from streams.kafka.topics import topic_name
-from streams.worker.faust_compat import StateTable, ack_skipped, committed_offset, store_get
+from streams.worker.faust_compat import (
+    StateTable,
+    ack_skipped,
+    commit_offsets,
+    committed_offset,
+    skip_livelock_check,
+    stop_fetching,
+    store_get,
+)
 from streams.worker.flusher import Flusher
+from streams.worker.reader import TelemetryReader
 from streams.worker.restore import Restorer
 
 log = logging.getLogger("agentfold.worker")
@@ -113,6 +125,17 @@ class FoldWorker:
         self.restorer = Restorer(
             ws.broker, cfg, changelog, self.counters, lambda key: store_get(self.table, key)
         )
+        self._committed: dict[int, int] = {}  # partition -> offset the group last committed
+        self.reader = TelemetryReader(
+            ws.broker,
+            self.telemetry.get_topic_name(),
+            self.lives,
+            self.restorer.restore,
+            self._fold_fetch,
+            self.restoring,
+            max_records=ws.fetch_max_records,
+            on_crash=self.app.crash,
+        )
 
     def _build(self) -> faust.App:
         ws = self.ws
@@ -178,7 +201,10 @@ class FoldWorker:
             # real Kafka refuses records over the topic's limit (1 MB by default)
             extra_topic_configs={"max.message.bytes": str(self.record_max)},
         )
-        app.agent(self.telemetry, name="fold")(self._fold_agent)
+        # The agent subscribes the group to telemetry (Faust assigns its partitions);
+        # at least once, the reader folds them and the agent receives nothing.
+        agent = self._fold_agent if self.exactly_once else self._unread_agent
+        app.agent(self.telemetry, name="fold")(agent)
         if ws.tick_interval_s > 0:
             app.timer(ws.tick_interval_s, name="ticks")(self._ticks)
         app.timer(ws.counters_interval_s, name="counters")(self._log_counters)
@@ -186,6 +212,7 @@ class FoldWorker:
             app.task(self._serve_web)
         if not self.exactly_once:
             app.timer(ws.flush_interval_s / 2, name="flush")(self._flush_timer)
+            app.timer(ws.commit_interval_s, name="commit")(self._commit_timer)
         # Faust calls these with (app, partitions); its stubs declare only (sender, ...).
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         # on_before_shutdown: the consumer is stopped, the producer not yet.
@@ -197,7 +224,96 @@ class FoldWorker:
     def exactly_once(self) -> bool:
         return self.ws.processing_guarantee == "exactly_once"
 
-    # ─── the agent ─────────────────────────────────────────────────────────────────
+    # ─── the hot path: a fetch at a time ─────────────────────────────────────────────
+
+    async def _fold_fetch(self, live: LivePartition, records: Sequence[Any]) -> None:
+        """Fold one fetch of a partition (the reader holds its lock) and send its
+        outputs; flush when due — also in the middle of a fetch, once the exception
+        net's journal is full."""
+        p = live.partition
+        self.last_seen[p] = self.clock.monotonic()
+        topic = self.reader.topic
+        flusher = self.flusher
+        start, n = 0, len(records)
+        while start < n:
+            flusher.in_message = True
+            try:
+                result = live.process_fetch(records, topic, start, stop_when_full=True)
+                start += result.consumed
+                self.counters["skipped_applied"] += result.skipped
+                self._count(result, result.messages, p, result.fold_errors)
+                await self._send_outputs(result.outputs, p)
+            finally:
+                flusher.in_message = False
+            if flusher.due(live):
+                await flusher.flush()
+
+    async def _unread_agent(self, stream: Any) -> None:
+        """At least once, Faust's consumer fetches no telemetry (the reader does): a
+        message it fetched before its pause took effect is read again by the reader
+        and only acknowledged here."""
+        async for _ in stream.events():
+            self.counters["faust.unread"] += 1
+
+    def _count(
+        self, result: MessageResult | FetchResult, messages: int, p: int, fold_errors: list[int]
+    ) -> None:
+        counters = self.counters
+        counters["messages"] += messages
+        counters["events"] += result.events
+        for kind, n in result.kinds.items():
+            counters[f"kind.{kind}"] += n
+        for reason, n in result.rejected.items():
+            counters[f"deadletter.{reason}"] += n
+        for offset in fold_errors:
+            log.error(
+                "partition %d offset %d: folding raised; dead-lettered as fold_error and "
+                "left out (a bug in agentfold: please report it with the dead letter)",
+                p,
+                offset,
+            )
+        for record in result.outputs:
+            counters[f"out.{record.topic}"] += 1
+            if record.topic == ATTRIBUTION:
+                counters[f"actions.{record.value.get('closed_by')}"] += 1
+
+    async def _send_outputs(self, outputs: list[OutputRecord], p: int) -> None:
+        """Straight to the producer: Faust's per-record topic machinery (channels,
+        FutureMessage, callbacks) costs several times the send itself. The flusher
+        waits for their delivery before it writes the state that covers them."""
+        send = self.app.producer.send
+        names = self._output_names
+        pending = self.flusher.pending
+        for record in outputs:
+            out_key = record.key.encode() if record.key is not None else None
+            value = canonical_json(record.value)
+            pending.append(await send(names[record.topic], out_key, value, p, None, None))
+
+    async def _commit_timer(self) -> None:
+        await self._commit_positions(self.reader.owned)
+
+    async def _commit_positions(self, partitions: set[int]) -> None:
+        """Commit, for the group, where each partition's fold stands (outputs sent up to
+        there). It reports progress (lag) only: the reader starts from the restored
+        state's own position, whatever the group committed."""
+        name = self.reader.topic
+        offsets = {}
+        for p in partitions:
+            live = self.lives.get(p)
+            if live is not None and self._committed.get(p) != live.expected:
+                offsets[TP(name, p)] = live.expected
+        if not offsets:
+            return
+        try:
+            done = await commit_offsets(self.app.consumer, offsets)
+        except Exception as exc:  # the consumer is not up, or stopping: the next one will
+            log.debug("offsets not committed: %r", exc)
+            return
+        if done:
+            for tp, offset in offsets.items():
+                self._committed[tp.partition] = offset
+
+    # ─── exactly once: Faust's stream, message by message ───────────────────────────
 
     async def _fold_agent(self, stream: Any) -> None:
         async for event in stream.events():
@@ -244,63 +360,26 @@ class FoldWorker:
         offset: int,
         timestamp_ms: int | None,
     ) -> None:
-        """Fold one message and send its outputs. Gaps in offsets are accepted here:
-        the agent repairs them first, and the gap repair's own input has none."""
-        counters = self.counters
-        flusher = self.flusher
-        flusher.in_message = True
-        try:
-            result = live.process(key, value, topic, offset, True, timestamp_ms)
-            if result.skipped:
-                counters["skipped_applied"] += 1
-                return
-            counters["messages"] += 1
-            counters["events"] += result.events
-            for kind, n in result.kinds.items():
-                counters[f"kind.{kind}"] += n
-            for reason, n in result.rejected.items():
-                counters[f"deadletter.{reason}"] += n
-            p = live.partition
-            if "fold_error" in result.rejected:
-                log.error(
-                    "partition %d offset %d: folding raised; dead-lettered as fold_error and "
-                    "left out (a bug in agentfold: please report it with the dead letter)",
-                    p,
-                    offset,
+        """Fold one message; its outputs, state and offset commit together in Faust's
+        transaction, so they take Faust's transactional topic and table paths. Gaps in
+        offsets are accepted here: the agent repairs them first, and the gap repair's
+        own input has none."""
+        result = live.process(key, value, topic, offset, True, timestamp_ms)
+        if result.skipped:
+            self.counters["skipped_applied"] += 1
+            return
+        p = live.partition
+        self._count(result, 1, p, [offset] if "fold_error" in result.rejected else [])
+        sent = []
+        for record in result.outputs:
+            out_key = record.key.encode() if record.key is not None else None
+            sent.append(
+                await self.outputs[record.topic].send(
+                    key=out_key, value=canonical_json(record.value), partition=p
                 )
-            if self.exactly_once:
-                # Outputs, state and offsets commit together in Faust's transaction, so
-                # both go through Faust's transactional topic and table paths.
-                sent = []
-                for record in result.outputs:
-                    counters[f"out.{record.topic}"] += 1
-                    if record.topic == ATTRIBUTION:
-                        counters[f"actions.{record.value.get('closed_by')}"] += 1
-                    out_key = record.key.encode() if record.key is not None else None
-                    sent.append(
-                        await self.outputs[record.topic].send(
-                            key=out_key, value=canonical_json(record.value), partition=p
-                        )
-                    )
-                await asyncio.gather(*sent)
-                self._write_state(p, live.flush())
-                return
-            # Straight to the producer: Faust's per-record topic machinery (channels,
-            # FutureMessage, callbacks) costs several times the send itself.
-            send = self.app.producer.send
-            names = self._output_names
-            pending = flusher.pending
-            for record in result.outputs:
-                counters[f"out.{record.topic}"] += 1
-                if record.topic == ATTRIBUTION:
-                    counters[f"actions.{record.value.get('closed_by')}"] += 1
-                out_key = record.key.encode() if record.key is not None else None
-                value = canonical_json(record.value)
-                pending.append(await send(names[record.topic], out_key, value, p, None, None))
-        finally:
-            flusher.in_message = False
-        if flusher.due(live):
-            await flusher.flush()
+            )
+        await asyncio.gather(*sent)
+        self._write_state(p, live.flush())
 
     def _write_state(self, partition: int, writes: Writes) -> None:
         """exactly_once: state through Faust's table, inside its transaction."""
@@ -326,7 +405,11 @@ class FoldWorker:
     # ─── rebalances and shutdown ───────────────────────────────────────────────────
 
     async def _on_shutdown(self, app: Any, **_: Any) -> None:
+        if not self.exactly_once:
+            await self.reader.stop()  # after the fetch being folded, if any
         await self.drain_writes()
+        if not self.exactly_once:
+            await self._commit_positions(set(self.lives))
         await self.restorer.stop()
         if self._web is not None:
             await self._web.cleanup()
@@ -353,6 +436,8 @@ class FoldWorker:
             )
 
     def _highwater(self, partition: int) -> int | None:
+        if not self.exactly_once:
+            return self.reader.highwater(partition)
         try:
             high = self.app.consumer.highwater(TP(self.telemetry.get_topic_name(), partition))
         except Exception:  # consumer not started, or the partition not assigned
@@ -368,23 +453,45 @@ class FoldWorker:
             return "the producer is not up"
         return None
 
+    def _telemetry(self, tps: set[TP]) -> set[int]:
+        name = self.telemetry.get_topic_name()
+        return {tp.partition for tp in tps if tp.topic == name}
+
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
         # The state of revoked partitions must be in the changelog before the next owner
         # restores it (and no late write of ours may follow its writes).
-        await self.drain_writes()
-        for tp in revoked:
-            if tp.topic == self.telemetry.get_topic_name():
-                self.lives.pop(tp.partition, None)
-                self._delivered.pop(tp.partition, None)
+        partitions = self._telemetry(revoked)
+        if self.exactly_once:
+            await self.drain_writes()
+            for p in partitions:
+                self.lives.pop(p, None)
+                self._delivered.pop(p, None)
+            return
+        async with self.reader.lock:  # the fetch being folded ends first
+            await self.drain_writes()
+            await self._commit_positions(partitions)
+            self.reader.release(partitions)
+        for p in partitions:
+            self._committed.pop(p, None)
 
     async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
-        # Rebuilt from the changelog on each partition's next message.
         self.assigned = True
-        for tp in assigned:
-            if tp.topic == self.telemetry.get_topic_name():
-                self.lives.pop(tp.partition, None)
-                self._delivered.pop(tp.partition, None)
-                self.last_seen.setdefault(tp.partition, self.clock.monotonic())
+        partitions = self._telemetry(assigned)
+        for p in partitions:
+            self.last_seen.setdefault(p, self.clock.monotonic())
+        if self.exactly_once:
+            # Rebuilt from the changelog on each partition's next message.
+            for p in partitions:
+                self.lives.pop(p, None)
+                self._delivered.pop(p, None)
+            return
+        # Restored and read by the reader; Faust's consumer must not fetch them.
+        async with self.reader.lock:
+            self.reader.assign(partitions)
+        consumer = self.app.consumer
+        skip_livelock_check(consumer, self.reader.topic)
+        name = self.reader.topic
+        await stop_fetching(consumer, {tp for tp in assigned if tp.topic == name})
 
     # ─── timers ────────────────────────────────────────────────────────────────────
 

@@ -7,10 +7,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.types import TP
 from faust.types.tuples import Message
 
@@ -46,6 +47,53 @@ def ack_skipped(consumer: Any, topic: str, partition: int, start: int, offset: i
     tp = TP(topic, partition)
     for skipped in range(start, offset):
         consumer.ack(Message(topic, partition, skipped, 0.0, 0, None, None, None, None, tp=tp))
+
+
+async def stop_fetching(consumer: Any, tps: Iterable[TP]) -> None:
+    """Make Faust's consumer fetch nothing from `tps`: the worker reads them itself
+    (streams/worker/reader.py) while Faust keeps them assigned. Faust's own
+    `pause_partitions` only filters what its fetcher hands on (aiokafka still fetches
+    and buffers them), and its recovery resumes every partition once tables are
+    restored; aiokafka's pause stops the fetches themselves. It must run in Faust's
+    consumer thread (it makes a future of that thread's loop: `_thread`), and aiokafka
+    forgets it at the next assignment: call it on every one."""
+    thread = consumer._thread
+    aio = thread._ensure_consumer()
+    parts = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+
+    async def pause() -> None:
+        aio.pause(*parts)
+
+    await thread.call_thread(pause)
+
+
+def skip_livelock_check(consumer: Any, topic: str) -> None:
+    """Faust's livelock detector logs an error for every assigned partition it has not
+    fetched from for `stream_processing_timeout` — every telemetry partition, once the
+    worker reads them itself. Exempt that topic (the worker's readiness and lag metrics
+    watch it instead); `verify_event_path` is the one method the detector calls."""
+    if getattr(consumer, "_agentfold_exempt", None) == topic:
+        return
+    verify = consumer.verify_event_path
+
+    def verify_others(now: float, tp: TP) -> None:
+        if tp.topic != topic:
+            verify(now, tp)
+
+    consumer.verify_event_path = verify_others
+    consumer._agentfold_exempt = topic
+
+
+async def commit_offsets(consumer: Any, offsets: Mapping[TP, int]) -> bool:
+    """Commit `offsets` for the group through Faust's consumer (the group member; a
+    commit from any other client is refused with the group's generation). Faust commits
+    only offsets its streams acknowledged message by message; the worker's reader
+    acknowledges none, so it commits its own positions: `_commit` is the consumer's
+    raw commit, which skips partitions no longer assigned and returns False when a
+    rebalance came first."""
+    if not offsets:
+        return True
+    return bool(await consumer._commit(offsets))
 
 
 def store_get(table: Any, key: bytes) -> bytes | None:
