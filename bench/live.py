@@ -4,7 +4,8 @@ Stages (a)–(c) use the first --single-events events, (b') and (d) all --events
 
   (a) raw    aiokafka consume + orjson.loads of every message — the ceiling
   (b) noop   a Faust agent that does nothing per message, on the single-event messages
-             and (b') on (d)'s 50-event ones: Faust's own ceiling for (c) and (d)
+             and (b') on (d)'s 50-event ones: what Faust's per-message stream costs —
+             the worker reads telemetry itself, past it
   (c) worker `agentfold worker` on single-event messages
   (d) worker `agentfold worker` on SDK-style messages of 50 events
   (d') (d) with its metrics port on, /metrics scraped every second: what metrics cost
@@ -20,8 +21,9 @@ run --rounds times (3), alternating, each in a fresh consumer group; printed are
 median rate, the median of the rounds' ratios (the stages of one round are minutes
 apart, the machine's speed drifts more over the whole run) and every run's rate.
 Targets: (d) ≥ 100,000 events/s per worker process; (c) ≥ 0.6 × (b). Faust's cost per
-message dominates (b), (b') and (c) and varies with the machine: docs/performance.md quotes
+message dominates (b) and (b') and varies with the machine: docs/performance.md quotes
 the no-op at 13,000–19,000 messages/s; the last line prints this run's rate beside it.
+bench/peers.py sets the worker beside Quix Streams.
 """
 
 from __future__ import annotations
