@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from processors import attribution, runs
+from processors import attribution, runs, summary
 from processors.bounds import json_size
 from processors.config import FoldConfig
 from processors.state import ExecState, PartitionState
@@ -81,8 +81,8 @@ def _shed(
         out.append(attribution.close_action(ps, ex, action.action_id, outcome, "evicted", now, cfg))
         _count(run.shed, "actions")
     while size > target and run.pending:
-        decision_id, entry = runs.drop_oldest_pending(run)
-        size -= json_size(entry) + len(decision_id) + 4
+        decision_id, entry = runs.drop_oldest_pending(run, cfg)
+        size -= json_size(entry[:4]) + summary.facts_size(entry[4]) + len(decision_id) + 4
         _count(run.shed, "decisions")
     while size > target and run.problems:
         size -= json_size(run.problems.pop(0)) + 1

@@ -127,6 +127,19 @@ class FoldConfig(BaseModel):
     narrative_problems_cap: PosInt = Field(
         default=10, description="problems quoted in the default narrative"
     )
+    summary_decisions_kept: PosInt = Field(
+        default=20,
+        description="a run's first decisions, and first unsuccessful ones, kept in full for "
+        "its summary and failure analysis",
+    )
+    summary_keys_cap: PosInt = Field(
+        default=20,
+        description="distinct errors, intents and choices per intent counted per run for goal "
+        "patterns",
+    )
+    summary_constraints_kept: PosInt = Field(
+        default=8, description="active_constraints kept per decision for its analysis"
+    )
 
     # Attribution (seed 001).
     action_ttl_s: PosInt = Field(

@@ -268,7 +268,7 @@ class PartitionFold:
         if due > now:
             set_timer(self.state, ex, IDLE, due)
             return
-        out.append(runs.on_inactive(ex, now))
+        out.append(runs.on_inactive(ex, now, self.cfg))
         healing.stop_all(self.state, ex)
 
     def _activity(self, ex: ExecState, t: int) -> WindowAcc | None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
+from processors import summary
 from processors.bounds import TEXT_BYTES, cap_payload, cap_text
 from processors.config import FoldConfig
-from processors.state import ExecState, RunState, WindowAcc, run_key
+from processors.state import ExecState, Pending, RunState, WindowAcc, run_key
 from schemas.events import INT64_MAX
 from schemas.outputs import RUNS, OutputRecord
 from schemas.records import Decision, Outcome, Problem, RunEnded, RunStarted
@@ -45,7 +46,7 @@ def on_run_started(ex: ExecState, ev: RunStarted, cfg: FoldConfig) -> OutputReco
             ev.time,
             cfg,
         )
-        return snapshot(ex, f"problem:{pid}")
+        return snapshot(ex, f"problem:{pid}", cfg)
     run.started_seen = True
     run.started_ms = min(run.started_ms, ev.time)
     run.agent_id = ev.source
@@ -56,7 +57,7 @@ def on_run_started(ex: ExecState, ev: RunStarted, cfg: FoldConfig) -> OutputReco
     ex.unmeasured += size + TEXT_BYTES * (
         len(run.goal_id) + len(run.goal_description) + len(run.stream_id) + len(run.agent_id)
     )
-    return snapshot(ex, "started")
+    return snapshot(ex, "started", cfg)
 
 
 def on_decision(ex: ExecState, ev: Decision, cfg: FoldConfig) -> None:
@@ -74,20 +75,26 @@ def on_decision(ex: ExecState, ev: Decision, cfg: FoldConfig) -> None:
     if node_id not in run.nodes and len(run.nodes) < cfg.nodes_cap:
         run.nodes.append(node_id)
         ex.unmeasured += TEXT_BYTES * len(node_id)
-    run.pending[data.decision_id] = (index, node_id, intent, chosen)
+    facts, size = summary.decision_facts(data, cfg)
+    run.pending[data.decision_id] = (index, node_id, intent, chosen, facts)
     ex.unmeasured += (
-        TEXT_BYTES * (len(data.decision_id) + len(node_id) + len(intent) + len(chosen)) + 32
+        TEXT_BYTES * (len(data.decision_id) + len(node_id) + len(intent) + len(chosen))
+        + 32
+        + size
+        + summary.on_decision(run, index, node_id, intent, chosen, facts, cfg)
     )
     if len(run.pending) > cfg.pending_decisions_cap:
-        drop_oldest_pending(run)
+        drop_oldest_pending(run, cfg)
 
 
-def drop_oldest_pending(run: RunState) -> tuple[str, tuple[int, str, str, str]]:
+def drop_oldest_pending(run: RunState, cfg: FoldConfig) -> tuple[str, Pending]:
     """Stop waiting for the oldest decision's outcome: it can no longer apply, and it
     counts as unsuccessful, as hive's does for a decision without an outcome."""
     oldest = next(iter(run.pending))
     entry = run.pending.pop(oldest)
-    _note_unsuccessful(run, entry[0], entry[2])
+    index, node_id, intent, _, facts = entry
+    _note_unsuccessful(run, index, intent)
+    summary.note_unsuccessful(run, index, node_id, intent, facts, "", False, cfg)
     return oldest, entry
 
 
@@ -98,7 +105,8 @@ def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: FoldConfi
     if pending is None:
         ignore(run, "outcome_without_pending_decision")
         return
-    index, node_id, intent, chosen = pending
+    index, node_id, intent, chosen, facts = pending
+    ex.unmeasured += summary.on_outcome(run, index, node_id, intent, facts, data, cfg)
     if data.success:
         run.successful += 1
         run.streak = 0
@@ -208,7 +216,7 @@ def on_run_ended(ex: ExecState, ev: RunEnded, cfg: FoldConfig) -> OutputRecord |
     run.output_data, size = cap_payload(data.output_data, cfg)
     finish(run, status, ev.time, cap_text(data.narrative, cfg.text_max))
     ex.unmeasured += size + TEXT_BYTES * len(run.narrative)
-    return snapshot(ex, status)
+    return snapshot(ex, status, cfg)
 
 
 def finish(run: RunState, status: str, t: int, narrative: str = "") -> None:
@@ -217,9 +225,9 @@ def finish(run: RunState, status: str, t: int, narrative: str = "") -> None:
     run.narrative = narrative or default_narrative(run)
 
 
-def on_inactive(ex: ExecState, now: int) -> OutputRecord:
+def on_inactive(ex: ExecState, now: int, cfg: FoldConfig) -> OutputRecord:
     finish(ex.run, "timed_out", now)
-    return snapshot(ex, "timed_out")
+    return snapshot(ex, "timed_out", cfg)
 
 
 def default_narrative(run: RunState) -> str:
@@ -246,7 +254,7 @@ def _listing(shown: list[str], total: int) -> str:
     return text if total <= len(shown) else f"{text} (+{total - len(shown)} more)"
 
 
-def snapshot(ex: ExecState, label: str) -> OutputRecord:
+def snapshot(ex: ExecState, label: str, cfg: FoldConfig) -> OutputRecord:
     """The run as an output. Copies every container it takes from state: a record must
     not change when the fold goes on (a batch is serialised after all its events)."""
     run = ex.run
@@ -277,6 +285,8 @@ def snapshot(ex: ExecState, label: str) -> OutputRecord:
         "problems": [dict(p) for p in run.problems],
         "problem_count": run.problem_count,
         "narrative": run.narrative,
+        "summary": summary.summary(run, cfg),
+        "analysis": summary.analysis(run, cfg),
         "seq_gaps": len(ex.missing) + ex.seq_overflow,
         "late_events": run.late_events,
         "ignored": dict(sorted(run.ignored.items())),

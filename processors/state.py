@@ -88,6 +88,23 @@ class OpenAction:
 
 
 @dataclass(slots=True)
+class DecisionFacts:
+    """What a decision's failure analysis needs beyond node and intent (processors/
+    summary.py), kept while it waits for its outcome and for the first unsuccessful
+    decisions of a run."""
+
+    chosen_desc: str  # the chosen option's description ("" when none resolves)
+    alternative: str | None  # the first other option's description, if there are options
+    context_empty: bool  # input_context was empty
+    constraints: list[str]  # active_constraints, capped
+    decision_type: str
+
+
+# A decision waiting for its outcome: (index, node_id, intent, chosen_option_id, facts).
+Pending = tuple[int, str, str, str, DecisionFacts]
+
+
+@dataclass(slots=True)
 class RunState:
     """hive's Run, reduced to counters and bounded lists."""
 
@@ -108,8 +125,8 @@ class RunState:
     tokens: int = 0
     latency_ms: int = 0
     nodes: list[str] = field(default_factory=list)
-    # decision_id -> (index, node_id, intent, chosen_option_id), oldest first
-    pending: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    # decision_id -> (index, node_id, intent, chosen_option_id, facts), oldest first
+    pending: dict[str, Pending] = field(default_factory=dict)
     # first few (index, intent) of decisions that failed or lost their pending slot
     unsuccessful: list[tuple[int, str]] = field(default_factory=list)
     streak: int = 0
@@ -122,6 +139,17 @@ class RunState:
     late_events: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
     shed: dict[str, int] = field(default_factory=dict)  # dropped to keep state_max_bytes
+    # The summary's and analysis' facts (processors/summary.py), each capped:
+    # the first decisions: [index, node, intent, chosen description, status 0/1/2, chosen id]
+    early: list[list[Any]] = field(default_factory=list)
+    # the first unsuccessful ones with an outcome: [index, node, intent, facts, error, True]
+    failures: list[list[Any]] = field(default_factory=list)
+    successes: list[list[Any]] = field(default_factory=list)  # first [index, outcome summary]
+    # node -> [decisions, succeeded, latency ms, tokens] (latency and tokens of outcomes)
+    node_stats: dict[str, list[int]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # failed outcomes by error ("" none)
+    decision_types: dict[str, int] = field(default_factory=dict)
+    choices: dict[str, dict[str, int]] = field(default_factory=dict)  # intent[:50] -> choice
 
     @property
     def is_open(self) -> bool:

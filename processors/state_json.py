@@ -13,6 +13,7 @@ from typing import Any
 
 from processors.state import (
     NO_TIME,
+    DecisionFacts,
     ExecState,
     HealRec,
     OpenAction,
@@ -98,7 +99,7 @@ def _run(r: RunState) -> Obj:
         "tokens": r.tokens,
         "latency_ms": r.latency_ms,
         "nodes": r.nodes,
-        "pending": r.pending,
+        "pending": {k: [*entry[:4], _facts(entry[4])] for k, entry in r.pending.items()},
         "unsuccessful": r.unsuccessful,
         "streak": r.streak,
         "problems": r.problems,
@@ -110,7 +111,27 @@ def _run(r: RunState) -> Obj:
         "late_events": r.late_events,
         "ignored": r.ignored,
         "shed": r.shed,
+        "early": r.early,
+        "failures": [[*f[:3], _facts(f[3]), *f[4:]] for f in r.failures],
+        "successes": r.successes,
+        "node_stats": r.node_stats,
+        "errors": r.errors,
+        "decision_types": r.decision_types,
+        "choices": r.choices,
     }
+
+
+def _facts(f: DecisionFacts) -> list[Any]:
+    return [f.chosen_desc, f.alternative, f.context_empty, f.constraints, f.decision_type]
+
+
+def _facts_from(o: list[Any] | None) -> DecisionFacts:
+    if o is None:  # a state written before decisions kept their facts
+        return DecisionFacts("", None, False, [], "custom")
+    chosen, alternative, empty, constraints, dtype = o
+    return DecisionFacts(
+        str(chosen), _opt_str(alternative), bool(empty), [str(c) for c in constraints], str(dtype)
+    )
 
 
 def exec_to_json(ex: ExecState) -> Obj:
@@ -218,8 +239,14 @@ def _run_from(o: Obj) -> RunState:
         latency_ms=int(o["latency_ms"]),
         nodes=[str(n) for n in o["nodes"]],
         pending={
-            str(k): (int(i), str(node), str(intent), str(chosen))
-            for k, (i, node, intent, chosen) in o["pending"].items()
+            str(k): (
+                int(p[0]),
+                str(p[1]),
+                str(p[2]),
+                str(p[3]),
+                _facts_from(p[4] if len(p) > 4 else None),
+            )
+            for k, p in o["pending"].items()
         },
         unsuccessful=[(int(i), str(intent)) for i, intent in o["unsuccessful"]],
         streak=int(o["streak"]),
@@ -233,6 +260,22 @@ def _run_from(o: Obj) -> RunState:
         ignored={str(k): int(v) for k, v in o["ignored"].items()},
         # absent from states written before the state budget existed
         shed={str(k): int(v) for k, v in o.get("shed", {}).items()},
+        # absent from states written before runs kept their summary facts
+        early=[
+            [int(i), str(n), str(t), str(c), int(st), str(cid)]
+            for i, n, t, c, st, cid in o.get("early", [])
+        ],
+        failures=[
+            [int(i), str(n), str(t), _facts_from(f), str(e), bool(h)]
+            for i, n, t, f, e, h in o.get("failures", [])
+        ],
+        successes=[[int(i), str(t)] for i, t in o.get("successes", [])],
+        node_stats={str(k): [int(x) for x in v] for k, v in o.get("node_stats", {}).items()},
+        errors={str(k): int(v) for k, v in o.get("errors", {}).items()},
+        decision_types={str(k): int(v) for k, v in o.get("decision_types", {}).items()},
+        choices={
+            str(k): {str(d): int(n) for d, n in v.items()} for k, v in o.get("choices", {}).items()
+        },
     )
 
 

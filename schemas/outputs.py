@@ -69,6 +69,65 @@ class ProblemRecord(_Out):
     time: str
 
 
+class RunSummary(_Out):
+    """hive's RunSummary (SEEDS-GOALS §3)."""
+
+    decision_count: int
+    success_rate: float
+    problem_count: int
+    key_decisions: list[str] = Field(
+        description="summary lines of the first 5 unsuccessful decisions (pending included): "
+        "'✗ [node] intent → chosen option'"
+    )
+    critical_problems: list[str]
+    warnings: list[str]
+    successes: list[str] = Field(description="the first 3 outcome summaries of successes")
+
+
+class DecisionLine(_Out):
+    index: int
+    node_id: str
+    intent: str
+    chosen: str = Field(description="the chosen option's description ('' if none resolves)")
+    chosen_option_id: str
+    status: Literal["pending", "succeeded", "failed"]
+
+
+class UnsuccessfulDecision(_Out):
+    index: int
+    node_id: str
+    intent: str
+    chosen: str
+    outcome: Literal["failed", "pending"]
+    error: str | None
+    alternative: str | None = Field(description="the first option other than the chosen one")
+    context_empty: bool
+    active_constraints: list[str]
+
+
+class NodeStats(_Out):
+    decisions: int
+    succeeded: int
+    latency_ms: int = Field(description="summed over the node's decisions with an outcome")
+    tokens: int
+
+
+class RunAnalysis(_Out):
+    """The decision-level facts the analyst commands read (docs/analysis.md), bounded."""
+
+    decisions: list[DecisionLine] = Field(description="the run's first decisions")
+    unsuccessful: list[UnsuccessfulDecision] = Field(
+        description="its first unsuccessful decisions, in decision order"
+    )
+    unsuccessful_total: int
+    nodes: dict[str, NodeStats]
+    errors: dict[str, int] = Field(description="failed outcomes by error ('' = no error)")
+    decision_types: dict[str, int]
+    choices: dict[str, dict[str, int]] = Field(
+        description="intent (first 50 characters) → chosen option description → count"
+    )
+
+
 class RunRecord(_Out):
     """A run snapshot (hive's Run, bounded): emitted on start, end and timeout."""
 
@@ -88,6 +147,8 @@ class RunRecord(_Out):
     problems: list[ProblemRecord] = Field(description="the most recent problems (bounded)")
     problem_count: int
     narrative: str
+    summary: RunSummary
+    analysis: RunAnalysis
     seq_gaps: int = Field(description="sequence numbers skipped and not (yet) seen")
     late_events: int = Field(description="events that arrived after their window closed")
     ignored: dict[str, int] = Field(description="valid events that could not apply, by reason")
