@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup native demo test lint typecheck unit bench schema fleet clean
+.PHONY: setup native demo test lint typecheck unit bench schema fleet goals clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "agentfold needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -58,6 +58,9 @@ schema: setup
 # Regenerate the example log (deterministic: fixed seed).
 fleet: setup
 	$(PY) examples/gen_fleet.py --out examples/fleet.jsonl
+
+goals: setup
+	$(PY) examples/gen_goals.py --out examples/goals.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
