@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from schemas.errors import AgentfoldError
 from streams.cli import (
+    actions,
     bridge,
     broker,
     config,
@@ -46,6 +47,7 @@ COMMANDS = (
     replay,
     runs,
     goals,
+    actions,
     demo,
     executor,
     bridge,

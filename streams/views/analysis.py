@@ -339,3 +339,47 @@ def recent_failures(runs: Iterable[Run], limit: int = 10) -> list[Run]:
     SEEDS-GOALS §5.16)."""
     failed = [r for r in runs if r["status"] == "failed"]
     return list(reversed(run_order(failed)))[:limit]
+
+
+# ─── one action ───────────────────────────────────────────────────────────────────────
+
+
+def action_text(chain: Run) -> str:
+    """An attribution chain for a person: the seed's get_action, with its credits."""
+    import orjson
+
+    c = chain
+    lines = [
+        f"action {c['action_id']} ({c['action_type']}) of execution {c['execution_id']}, "
+        f"agent {c['agent_id']}" + (f", goal {c['goal_id']}" if c.get("goal_id") else ""),
+    ]
+    if c.get("parent_action_id"):
+        lines.append(f"  parent action {c['parent_action_id']}")
+    lines += [
+        f"  started {c['started_at']}, ended {c['completed_at']} "
+        f"({c['duration_seconds']:g} s), closed by {c['closed_by']}",
+        f"  outcome {orjson.dumps(c['outcome'], option=orjson.OPT_SORT_KEYS).decode()}",
+        f"  success score {c['success_score']:.3f} · {c['step_count']} steps, "
+        f"{c['observation_count']} observations",
+    ]
+    if c["acceptance_criteria"]:
+        lines.append("  acceptance criteria: " + "; ".join(c["acceptance_criteria"]))
+    if c["steps_summary"]:
+        lines.append("  steps (credit):")
+        for s in c["steps_summary"]:
+            decision = f" → {s['decision']}" if s["decision"] else ""
+            lines.append(
+                f"    {s['index']}. {s['desc'] or '(no description)'}{decision} "
+                f"(confidence {s['confidence']:.2f}) credit {s['credit']:.3f}"
+            )
+        shown = len(c["steps_summary"])
+        if c["step_count"] > shown:
+            lines.append(f"    … {c['step_count'] - shown} earlier steps not kept")
+    if c["observations"]:
+        lines.append("  observations:")
+        for o in c["observations"]:
+            data = orjson.dumps(o["data"], option=orjson.OPT_SORT_KEYS).decode()
+            lines.append(f"    - {o['time']} {o['observation_type']} from {o['source']}: {data}")
+    if c.get("summary"):
+        lines.append(f"  summary: {c['summary']}")
+    return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""Goal progress — hive's OutcomeAggregator (SEEDS-GOALS §2), as a fold over goal facts.
+
+The per-partition fold turns each decision of a run whose goal is defined into facts
+(`decided` when it is made, `resolved` when its outcome arrives) and each detected
+constraint violation into a `violation` fact; this module folds a goal's facts into its
+progress. Its state is counters and a few bounded lists, every one of them a function
+of the *set* of facts, not of the order partitions deliver them in: counts add up, the
+evidence is the first five relevant decisions in a total order of decisions (event
+time, execution, decision index), the violations kept are the first ones in the same
+kind of order. A decision's facts come from one partition, in log order, so `resolved`
+never overtakes its `decided`.
+
+Deliberate differences from upstream (SEEDS-GOALS §5): the id test is membership of
+the decision's active constraints, not a substring of the list's text (§5.1); keywords
+are distinct whole words (§5.2); numeric targets are honoured (§5.3); a repeated outcome
+counts once and an outcome never arrives before its decision (the per-partition fold
+applies each outcome once, to the decision waiting for it: §5.5–§5.7); nothing depends
+on a wall clock or on the order of a set (§5.8, §5.12); a new definition version starts
+progress again, hard violations included (§5.9).
+
+Not wired yet: the fold does not emit goal facts and no command shows progress; this
+is the deterministic core the goal stage will run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+DEFAULT_THRESHOLD: Final = 0.8  # a target that names no rate (G5)
+COMPLETE_AT: Final = 0.95  # A17 rule 2
+LOW_PROGRESS: Final = 0.3  # A17 rule 3
+LOW_PROGRESS_DECISIONS: Final = 10  # A17 rule 3: more decisions than this
+KEYWORD_HITS: Final = 2  # A8 (b)
+EVIDENCE: Final = 5  # A11
+_WORD = re.compile(r"[0-9a-z]+")
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%+\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    description: str
+    type: str = "success_rate"
+    target: Any = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    id: str
+    description: str
+    constraint_type: str = "hard"
+    category: str = "general"
+    check: str = ""
+
+    @property
+    def hard(self) -> bool:
+        return self.constraint_type == "hard"  # G7: exactly "hard"
+
+
+@dataclass(frozen=True, slots=True)
+class GoalDefinition:
+    goal_id: str
+    version: int
+    name: str
+    description: str
+    criteria: tuple[Criterion, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+
+
+def threshold(target: Any) -> float:
+    """The rate a criterion's target asks for (G5, with numbers honoured): "90%" → 0.9;
+    a number in [0, 1] is the rate, one in (1, 100] a percentage; the string of such a
+    number likewise; anything else 0.8."""
+    if isinstance(target, bool):
+        return DEFAULT_THRESHOLD
+    if isinstance(target, str):
+        m = _PERCENT.match(target)
+        if m is not None:
+            return float(m.group(1)) / 100
+        try:
+            target = float(target)
+        except ValueError:
+            return DEFAULT_THRESHOLD
+    if isinstance(target, int | float) and target == target:  # not NaN
+        value = float(target)
+        if 0 <= value <= 1:
+            return value
+        if 1 < value <= 100:
+            return value / 100
+    return DEFAULT_THRESHOLD
+
+
+def keywords(description: str) -> frozenset[str]:
+    """A criterion's keywords: the distinct lower-case words of its description."""
+    return frozenset(_WORD.findall(description.lower()))
+
+
+def relevant_criteria(
+    definition: GoalDefinition, intent: str, reasoning: str, active_constraints: list[str]
+) -> list[str]:
+    """The criteria a decision bears on (A8, fixed): its id is one of the decision's
+    active constraints, or at least two of its keywords are words of the decision's
+    intent and reasoning. Only success_rate criteria are evaluated (A7)."""
+    words = set(_WORD.findall(f"{intent} {reasoning}".lower()))
+    named = set(active_constraints)
+    out = []
+    for c in definition.criteria:
+        if c.type != "success_rate":
+            continue
+        if c.id in named or len(keywords(c.description) & words) >= KEYWORD_HITS:
+            out.append(c.id)
+    return out
+
+
+# ─── the goal's state ──────────────────────────────────────────────────────────────
+
+# A decision's place in the total order of decisions: (event time, execution, index,
+# decision id) — unique, whichever partition a decision comes from.
+Order = tuple[int, str, int, str]
+
+
+@dataclass(slots=True)
+class CriterionAcc:
+    relevant: int = 0  # decisions relevant to it
+    resolved: int = 0  # of those, with an outcome
+    succeeded: int = 0
+    # the first EVIDENCE relevant decisions: order -> [decision_id, intent, outcome|None]
+    first: dict[Order, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GoalState:
+    goal_id: str
+    version: int = 0
+    decisions: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    executions: int = 0  # distinct (stream, execution) pairs with a decision
+    streams: dict[str, None] = field(default_factory=dict)  # distinct stream ids, capped
+    criteria: dict[str, CriterionAcc] = field(default_factory=dict)
+    violations: list[dict[str, Any]] = field(default_factory=list)  # the first, in order
+    violations_total: int = 0
+    hard_violated: bool = False
+    # per source partition, the position of the last fact applied (redelivery is skipped)
+    applied: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def _order(fact: dict[str, Any]) -> Order:
+    return (
+        int(fact["time_ms"]),
+        str(fact["execution_id"]),
+        int(fact["index"]),
+        str(fact["decision_id"]),
+    )
+
+
+def apply_fact(
+    state: GoalState,
+    definition: GoalDefinition,
+    fact: dict[str, Any],
+    streams_cap: int = 64,
+    violations_kept: int = 20,
+) -> bool:
+    """Fold one fact; False if it was skipped (redelivered, or of another version)."""
+    version = int(fact["version"])
+    if version < state.version:
+        return False  # the definition changed since: facts of the old one no longer count
+    if version > state.version:
+        _reset(state, version)
+    position = (int(fact["offset"]), int(fact["position"]))
+    source = int(fact["partition"])
+    last = state.applied.get(source)
+    if last is not None and position <= last:
+        return False
+    state.applied[source] = position
+    kind = fact["kind"]
+    if kind == "decided":
+        state.decisions += 1
+        if fact.get("first_of_run"):
+            state.executions += 1
+        stream = str(fact["stream_id"])
+        if stream not in state.streams and len(state.streams) < streams_cap:
+            state.streams[stream] = None
+        order = _order(fact)
+        for cid in fact["relevant"]:
+            acc = state.criteria.setdefault(cid, CriterionAcc())
+            acc.relevant += 1
+            first = acc.first
+            if len(first) < EVIDENCE or order < max(first):
+                first[order] = [fact["decision_id"], fact["intent"], None]
+                if len(first) > EVIDENCE:
+                    del first[max(first)]
+    elif kind == "resolved":
+        ok = bool(fact["success"])
+        if ok:
+            state.succeeded += 1
+        else:
+            state.failed += 1
+        order = _order(fact)
+        for cid in fact["relevant"]:
+            acc = state.criteria.setdefault(cid, CriterionAcc())
+            acc.resolved += 1
+            if ok:
+                acc.succeeded += 1
+            kept_entry = acc.first.get(order)
+            if kept_entry is not None:
+                kept_entry[2] = ok
+    elif kind == "violation":
+        state.violations_total += 1
+        hard = any(c.id == fact["constraint_id"] and c.hard for c in definition.constraints)
+        state.hard_violated = state.hard_violated or hard
+        kept = state.violations
+        violation = {k: fact[k] for k in ("constraint_id", "description", "details", "time")}
+        violation["execution_id"] = fact["execution_id"]
+        violation["stream_id"] = fact["stream_id"]
+        kept.append(violation)
+        kept.sort(
+            key=lambda v: (v["time"], v["execution_id"], v["constraint_id"], v["details"])
+        )
+        del kept[violations_kept:]
+    return True
+
+
+def _reset(state: GoalState, version: int) -> None:
+    """A new definition: progress starts again (the redelivery positions stay)."""
+    state.version = version
+    state.decisions = state.succeeded = state.failed = state.executions = 0
+    state.streams = {}
+    state.criteria = {}
+    state.violations = []
+    state.violations_total = 0
+    state.hard_violated = False
+
+
+def evaluate(state: GoalState, definition: GoalDefinition) -> dict[str, Any]:
+    """The goal's progress record (A7–A17), a function of its state alone."""
+    total_weight = 0.0
+    credit = 0.0
+    criteria: dict[str, Any] = {}
+    for c in definition.criteria:
+        total_weight += c.weight
+        acc = state.criteria.get(c.id)
+        met = False
+        progress = 0.0
+        evidence: list[str] = []
+        if c.type == "success_rate" and acc is not None and acc.relevant:
+            if acc.resolved:
+                progress = acc.succeeded / acc.resolved
+                for key in sorted(acc.first):
+                    decision_id, intent, ok = acc.first[key]
+                    if ok is not None:
+                        result = "success" if ok else "failed"
+                        evidence.append(
+                            f"decision_id={decision_id}, intent={intent}, result={result}"
+                        )
+            met = progress >= threshold(c.target)
+        credit += c.weight if met else c.weight * progress
+        criteria[c.id] = {
+            "description": c.description,
+            "met": met,
+            "progress": progress,
+            "evidence": evidence,
+        }
+    overall = credit / total_weight if total_weight > 0 else 0.0
+    if state.hard_violated:
+        recommendation = "adjust"
+    elif overall >= COMPLETE_AT:
+        recommendation = "complete"
+    elif overall < LOW_PROGRESS and state.decisions > LOW_PROGRESS_DECISIONS:
+        recommendation = "adjust"
+    else:
+        recommendation = "continue"
+    resolved = state.succeeded + state.failed
+    return {
+        "goal_id": state.goal_id,
+        "version": state.version,
+        "overall_progress": overall,
+        "criteria_status": criteria,
+        "constraint_violations": list(state.violations),
+        "violations_total": state.violations_total,
+        "metrics": {
+            "total_decisions": state.decisions,
+            "successful_outcomes": state.succeeded,
+            "failed_outcomes": state.failed,
+            "success_rate": state.succeeded / max(1, resolved),
+            "streams_active": len(state.streams),
+            "executions_total": state.executions,
+        },
+        "recommendation": recommendation,
+    }
