@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -36,8 +37,8 @@ from streams.demo.inbox import Inbox, inbox_handlers
 from streams.demo.view import DemoView
 from streams.healing.executor import Executor, ExecutorSettings
 from streams.kafka import clients
-from streams.kafka.broker import EmbeddedBroker, _die_with_parent
-from streams.kafka.topicio import end_offsets, wait_caught_up
+from streams.kafka.broker import EmbeddedBroker, _die_with_parent, free_port
+from streams.kafka.topicio import wait_caught_up
 from streams.kafka.topics import create_topics, topic_name
 from streams.replay.rebuild import ReplayRequest, replay
 from streams.replay.verify import VerifyReport, group_replay, render_report, verify
@@ -193,14 +194,22 @@ async def _watch_outputs(
         await clients.close(consumer)
 
 
-async def _wait_for_worker(
-    broker: str, prefix: str, worker: WorkerProcess, timeout_s: float
-) -> None:
-    """Ready when its first clock tick is in the log: it has joined and owns partitions."""
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # not listening yet, or 503: not ready
+        return False
+
+
+async def _wait_for_worker(worker: WorkerProcess, web_port: int, timeout_s: float) -> None:
+    """Ready when its readiness probe says so: it has joined the group and restored and
+    sought every partition it owns."""
     deadline = time.monotonic() + timeout_s
+    url = f"http://127.0.0.1:{web_port}/readyz"
     while True:
         worker.check()
-        if sum((await end_offsets(broker, topic_name(prefix, TELEMETRY))).values()) > 0:
+        if await asyncio.to_thread(_ready, url):
             return
         if time.monotonic() > deadline:
             raise DemoError(f"the worker did not start within {timeout_s:.0f}s:\n{worker.tail()}")
@@ -304,16 +313,21 @@ async def _run(
 
     created = await create_topics(broker, prefix, s.partitions)
     view.phase(f"topics {prefix}.* ({len(created)} created, {s.partitions} partitions)")
+    web_port = free_port()  # its readiness probe says when it is up
     worker = WorkerProcess(
-        worker_argv(
-            broker,
-            prefix,
-            s.partitions,
-            tick_interval_s=s.tick_interval_s,
-            log_level="warning",
-            embedded=s.broker is None,
-            config=config_file,
-        ),
+        [
+            *worker_argv(
+                broker,
+                prefix,
+                s.partitions,
+                tick_interval_s=s.tick_interval_s,
+                log_level="warning",
+                embedded=s.broker is None,
+                config=config_file,
+                web_port=web_port,
+            ),
+            *("--web-host", "127.0.0.1"),
+        ],
         workdir / "worker.log",
     )
     stop = asyncio.Event()
@@ -337,7 +351,7 @@ async def _run(
     try:
         worker.start()
         view.phase("worker starting")
-        await _wait_for_worker(broker, prefix, worker, s.startup_timeout_s)
+        await _wait_for_worker(worker, web_port, s.startup_timeout_s)
         tasks.append(
             asyncio.ensure_future(_watch_outputs(broker, prefix, s.partitions, view, stop))
         )

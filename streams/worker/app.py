@@ -449,6 +449,8 @@ class FoldWorker:
             return "no partitions assigned yet (joining the consumer group)"
         if self.restoring:
             return f"restoring partition(s) {sorted(self.restoring)}"
+        if not self.exactly_once and (unread := self.reader.unread()):
+            return f"restoring partition(s) {sorted(unread)}"
         if not self.app.producer.started:
             return "the producer is not up"
         return None
@@ -497,9 +499,9 @@ class FoldWorker:
 
     async def _ticks(self) -> None:
         """Append a tick to each owned partition that has been idle for an interval and
-        has a timer due by now (its state not restored yet: a tick restores it). A
-        partition with nothing pending gets none: ticks go into the telemetry topic,
-        which is kept forever."""
+        has a timer due by now (or, on the exactly-once path, whose state is not restored
+        yet: a tick restores it). A partition with nothing pending gets none: ticks go
+        into the telemetry topic, which is kept forever."""
         try:
             assignment = self.app.consumer.assignment()
         except Exception:  # consumer not started yet

@@ -98,6 +98,10 @@ class TelemetryReader:
     def owned(self) -> set[int]:
         return set(self._owned)
 
+    def unread(self) -> set[int]:
+        """Owned partitions not restored and read yet (the readiness probe waits)."""
+        return self._owned - self._ready
+
     def highwater(self, partition: int) -> int | None:
         """The partition's end offset as of the last fetch (None: not read yet)."""
         consumer = self._consumer
