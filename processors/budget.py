@@ -13,12 +13,14 @@ in every run over the same log, restarts and replays included.
 Shedding goes on until the state is at 3/4 of the budget, cheapest loss first:
 1. the step and observation summaries of open actions, oldest action first (counts
    and credits stay exact; the chain shows the summaries kept after the drop);
-2. open actions, oldest first, closed as `{status: evicted, reason: state_bytes}`
+2. the run's analysis facts (processors/summary.py: its first decisions, first
+   unsuccessful ones, errors and choices; the counts and the narrative stay);
+3. open actions, oldest first, closed as `{status: evicted, reason: state_bytes}`
    with their attribution chain, as at max_open_actions;
-3. decisions waiting for their outcome, oldest first (they count as unsuccessful,
+4. decisions waiting for their outcome, oldest first (they count as unsuccessful,
    as at pending_decisions_cap);
-4. the kept problems, oldest first (problem_count stays);
-5. the remembered ids of events without `seq` (their de-duplication), oldest first.
+5. the kept problems, oldest first (problem_count stays);
+6. the remembered ids of events without `seq` (their de-duplication), oldest first.
 Each drop is counted in the run's `shed`. What remains is bounded by the per-item
 caps (text_max, payload_max_bytes, nodes_cap, …).
 """
@@ -72,6 +74,9 @@ def _shed(
             action.steps = []
             action.observations = []
             _count(run.shed, "summaries")
+    if size > target and (run.early or run.failures or run.choices or run.errors):
+        size -= summary.shed(run)
+        _count(run.shed, "analysis")
     for action in by_age:
         if size <= target:
             return

@@ -140,6 +140,11 @@ class FoldConfig(BaseModel):
     summary_constraints_kept: PosInt = Field(
         default=8, description="active_constraints kept per decision for its analysis"
     )
+    summary_text_max: PosInt = Field(
+        default=200,
+        description="characters of each text a run's analysis keeps (intents, options, "
+        "errors, constraints, node ids)",
+    )
 
     # Attribution (seed 001).
     action_ttl_s: PosInt = Field(

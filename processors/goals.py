@@ -217,9 +217,7 @@ def apply_fact(
         violation["execution_id"] = fact["execution_id"]
         violation["stream_id"] = fact["stream_id"]
         kept.append(violation)
-        kept.sort(
-            key=lambda v: (v["time"], v["execution_id"], v["constraint_id"], v["details"])
-        )
+        kept.sort(key=lambda v: (v["time"], v["execution_id"], v["constraint_id"], v["details"]))
         del kept[violations_kept:]
     return True
 

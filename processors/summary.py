@@ -33,7 +33,7 @@ UNKNOWN_ACTION: Final = "unknown action"
 
 def decision_facts(data: DecisionData, cfg: FoldConfig) -> tuple[DecisionFacts, int]:
     """What a decision's analysis needs, capped; and the bytes it adds to the state."""
-    text_max = cfg.text_max
+    text_max = cfg.summary_text_max
     chosen_desc = ""
     alternative: str | None = None
     options = data.options
@@ -91,8 +91,10 @@ def on_decision(
     """Count a new decision; the bytes it adds to the state."""
     added = 0
     if index < cfg.summary_decisions_kept:
-        run.early.append([index, node_id, intent, facts.chosen_desc, PENDING, chosen_id])
-        added += 24
+        cap = cfg.summary_text_max
+        node, text, chosen = cap_text(node_id, cap), cap_text(intent, cap), cap_text(chosen_id, cap)
+        run.early.append([index, node, text, facts.chosen_desc, PENDING, chosen])
+        added += TEXT_BYTES * (len(node) + len(text) + len(chosen)) + 24
     types = run.decision_types
     types[facts.decision_type] = types.get(facts.decision_type, 0) + 1
     stats = run.node_stats.get(node_id)
@@ -142,14 +144,14 @@ def on_outcome(
     if ok:
         summary = data.summary
         if summary and (len(run.successes) < SUCCESSES or index < run.successes[-1][0]):
-            text = cap_text(summary, cfg.text_max)
+            text = cap_text(summary, cfg.summary_text_max)
             run.successes.append([index, text])
             run.successes.sort()
             del run.successes[SUCCESSES:]
             added += TEXT_BYTES * len(text) + 16
         return added
     # common_failures counts decisions with an outcome that failed, keyed by the error.
-    error = cap_text(data.error, cfg.text_max) if data.error else ""
+    error = cap_text(data.error, cfg.summary_text_max) if data.error else ""
     errors = run.errors
     if error in errors or len(errors) < cfg.summary_keys_cap:
         if error not in errors:
@@ -174,10 +176,30 @@ def note_unsuccessful(
     kept = run.failures
     if len(kept) >= cfg.summary_decisions_kept and index > kept[-1][0]:
         return 0
-    kept.append([index, node_id, intent, facts, error, has_outcome])
+    cap = cfg.summary_text_max
+    kept.append([index, cap_text(node_id, cap), cap_text(intent, cap), facts, error, has_outcome])
     kept.sort(key=lambda entry: entry[0])
     del kept[cfg.summary_decisions_kept :]
     return TEXT_BYTES * (len(node_id) + len(intent) + len(error)) + 96
+
+
+def shed(run: RunState) -> int:
+    """Drop the run's analysis facts (the state budget's last resort before it evicts
+    open actions); the bytes they took, about. Counts and the summary's lists that
+    the narrative needs stay."""
+    size = 0
+    for entry in run.early:
+        size += len(entry[1]) + len(entry[2]) + len(entry[3]) + len(entry[5]) + 24
+    for entry in run.failures:
+        size += len(entry[1]) + len(entry[2]) + len(entry[4]) + facts_size(entry[3]) + 24
+    for key, choices in run.choices.items():
+        size += len(key) + 8 + sum(len(d) + 8 for d in choices)
+    size += sum(len(e) + 8 for e in run.errors)
+    run.early = []
+    run.failures = []
+    run.choices = {}
+    run.errors = {}
+    return size
 
 
 def unsuccessful(run: RunState, cfg: FoldConfig) -> list[list[Any]]:

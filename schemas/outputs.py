@@ -154,7 +154,7 @@ class RunRecord(_Out):
     ignored: dict[str, int] = Field(description="valid events that could not apply, by reason")
     shed: dict[str, int] = Field(
         description="what was dropped to keep the execution's state within state_max_bytes, "
-        "by kind: summaries, actions, decisions, problems, dedup_ids"
+        "by kind: summaries, analysis, actions, decisions, problems, dedup_ids"
     )
 
 

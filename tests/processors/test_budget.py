@@ -214,3 +214,33 @@ def test_the_budget_counters_survive_the_state_codec_and_old_states_restore() ->
     del old["size"], old["unmeasured"], old["run"]["shed"]
     restored = exec_from_json(old)
     assert (restored.size, restored.unmeasured, restored.run.shed) == (0, 0, {})
+
+
+def test_analysis_facts_are_shed_before_open_actions() -> None:
+    """Long texts in every decision fill the run's analysis facts; the budget drops them
+    (counted as `analysis`) and keeps the counts."""
+    from tests.factory import Agent, fold_all, values
+
+    cfg = FoldConfig(state_max_bytes=70_000, summary_text_max=2_000, text_max=2_000)
+    a = Agent("wordy")
+    events = [a.start(0)]
+    for i in range(30):
+        options = [{"id": f"o{j}", "description": "x" * 1500 + str(j)} for j in range(3)]
+        events.append(
+            a(
+                "decision",
+                1,
+                decision_id=f"d{i}",
+                intent="i" * 1500 + str(i),
+                options=options,
+                chosen_option_id="o0",
+                active_constraints=["c" * 1500],
+            )
+        )
+        events.append(a("outcome", 1, decision_id=f"d{i}", success=False, error="e" * 1500))
+    events.append(a.end(2, success=False))
+    _, out = fold_all(events, cfg)
+    run = values(out, "runs")[-1]
+    assert run.shed.get("analysis", 0) >= 1
+    assert run.metrics.total_decisions == 30 and run.metrics.failed_decisions == 30
+    assert "actions" not in run.shed
