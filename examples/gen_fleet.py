@@ -13,7 +13,8 @@ Personas (execution ids):
   exec-actions   actions with steps and observations, a nested action, one action
                  that never completes (closed by the 6 h TTL), a transient healing
                  failure that is retried
-plus worker ticks (the clock), a redelivered batch, and a few malformed lines.
+plus a goal definition (fix-build's), worker ticks (the clock), a redelivered batch,
+and a few malformed lines.
 """
 
 from __future__ import annotations
@@ -328,6 +329,44 @@ def executor_report(
     }
 
 
+def goal_definitions(log: list[tuple[float, Any]]) -> None:
+    """The definition of fix-build's goal (what `agentfold goals define` writes): the
+    looping agent's decisions are scored against it (docs/goals.md)."""
+    log.append(
+        (
+            0.2,
+            {
+                "specversion": "1.0",
+                "id": "goal-fix-build-v1",
+                "source": "agentfold-goals",
+                "type": "agentfold.goal_defined",
+                "time": ts(0.2),
+                "schema_version": 1,
+                "data": {
+                    "goal_id": "fix-build",
+                    "version": 1,
+                    "name": "Fix the build",
+                    "description": "Make CI green",
+                    "success_criteria": [
+                        {
+                            "id": "sc-tests",
+                            "description": "failing test retried until it passes",
+                            "target": "90%",
+                        }
+                    ],
+                    "constraints": [
+                        {
+                            "id": "c-budget",
+                            "description": "stay within 5,000 tokens",
+                            "category": "cost",
+                        }
+                    ],
+                },
+            },
+        )
+    )
+
+
 def ticks(log: list[tuple[float, Any]]) -> None:
     for minute in range(0, 9 * 60 + 1, 15):
         log.append(
@@ -362,6 +401,7 @@ def build(seed: int = SEED) -> list[bytes]:
     log: list[tuple[float, Any]] = []
     for persona in (healthy, stagnant, silent, looping, failing, actions):
         persona(log, rng)
+    goal_definitions(log)
     ticks(log)
     log.sort(key=lambda item: item[0])  # stable: same-minute events keep their order
     lines = [json.dumps(item, separators=(",", ":")).encode() for _, item in log]

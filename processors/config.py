@@ -140,6 +140,10 @@ class FoldConfig(BaseModel):
     summary_constraints_kept: PosInt = Field(
         default=8, description="active_constraints kept per decision for its analysis"
     )
+    goals_cap: PosInt = Field(
+        default=64,
+        description="goal definitions each partition keeps (more are refused as goal_limit)",
+    )
     summary_text_max: PosInt = Field(
         default=200,
         description="characters of each text a run's analysis keeps (intents, options, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from processors import attribution, healing, runs
+from processors import attribution, goalfacts, healing, runs
 from processors.budget import EVENT_BYTES, enforce
 from processors.config import FoldConfig
 from processors.dedup import seen_before
@@ -34,6 +34,7 @@ from schemas.records import (
     ActionStarted,
     Decision,
     Event,
+    GoalDefined,
     HealingAttempt,
     Metric,
     Observation,
@@ -146,6 +147,11 @@ class PartitionFold:
         cls = type(ev)
         if cls is Tick:
             meta.ticks += 1
+            return
+        if cls is GoalDefined:
+            refusal = goalfacts.on_goal_defined(ps, ev, self.cfg, out)  # type: ignore[arg-type]
+            if refusal is not None:
+                self.refused.append((ev, "goal_limit", refusal))
             return
         subject: str = ev.subject  # type: ignore[assignment]  # only a Tick has none
         ex = ps.execs.get(subject)
@@ -382,12 +388,20 @@ def _run_started(
 def _decision(
     f: PartitionFold, ex: ExecState, ev: Decision, acc: WindowAcc | None, out: Out
 ) -> None:
+    run = ex.run
+    index = run.total_decisions
     runs.on_decision(ex, ev, f.cfg)
+    if run.total_decisions > index and run.goal_id:  # taken (not a repeated id)
+        facts = run.pending[ev.data.decision_id][4]
+        goalfacts.on_decision(f.state, ex, ev, index, facts, f.cfg, out)
 
 
 @_handles(Outcome)
 def _outcome(f: PartitionFold, ex: ExecState, ev: Outcome, acc: WindowAcc | None, out: Out) -> None:
+    pending = ex.run.pending.get(ev.data.decision_id)
     runs.on_outcome(ex, ev, acc, f.cfg)
+    if pending is not None and pending[4].goal_version:
+        goalfacts.on_outcome(f.state, ex, ev, pending[0], pending[4], out)
 
 
 @_handles(Problem)

@@ -12,14 +12,14 @@ never overtakes its `decided`.
 
 Deliberate differences from upstream (SEEDS-GOALS §5): the id test is membership of
 the decision's active constraints, not a substring of the list's text (§5.1); keywords
-are distinct whole words (§5.2); numeric targets are honoured (§5.3); a repeated outcome
-counts once and an outcome never arrives before its decision (the per-partition fold
-applies each outcome once, to the decision waiting for it: §5.5–§5.7); nothing depends
+are distinct whole words, stop words aside (§5.2); numeric targets are honoured (§5.3);
+a repeated outcome counts once and an outcome never arrives before its decision (the
+per-partition fold applies each outcome once, to the decision waiting for it:
+§5.5–§5.7); nothing depends
 on a wall clock or on the order of a set (§5.8, §5.12); a new definition version starts
 progress again, hard violations included (§5.9).
 
-Not wired yet: the fold does not emit goal facts and no command shows progress; this
-is the deterministic core the goal stage will run.
+The per-partition side (definitions kept, facts emitted) is processors/goalfacts.py.
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ LOW_PROGRESS_DECISIONS: Final = 10  # A17 rule 3: more decisions than this
 KEYWORD_HITS: Final = 2  # A8 (b)
 EVIDENCE: Final = 5  # A11
 _WORD = re.compile(r"[0-9a-z]+")
+# Words that say nothing about what a criterion is about (upstream counted them: "the"
+# and "a" made almost any two texts related, SEEDS-GOALS §5.2).
+STOP_WORDS: Final = frozenset(
+    {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is",
+     "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
+     "with"}
+)  # fmt: skip
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%+\s*$")
 
 
@@ -70,6 +77,83 @@ class GoalDefinition:
     constraints: tuple[Constraint, ...] = ()
 
 
+def definition_from_event(data: Any, text_max: int) -> GoalDefinition:
+    """A goal_defined event's definition (schemas.records.GoalDefinedData), texts capped."""
+
+    def cap(text: str) -> str:
+        return text if len(text) <= text_max else text[:text_max] + "..."
+
+    criteria = tuple(
+        Criterion(c.id, cap(c.description), c.type, _plain_target(c.target), float(c.weight))
+        for c in data.success_criteria
+    )
+    constraints = tuple(
+        Constraint(c.id, cap(c.description), c.constraint_type, c.category, cap(c.check))
+        for c in data.constraints
+    )
+    return GoalDefinition(
+        data.goal_id,
+        int(data.version),
+        cap(data.name),
+        cap(data.description),
+        criteria,
+        constraints,
+    )
+
+
+def _plain_target(target: Any) -> Any:
+    """Targets are kept only as what `threshold` reads: a string, a number, or None."""
+    if isinstance(target, str):
+        return target[:64]
+    if isinstance(target, bool) or not isinstance(target, int | float):
+        return None
+    return target
+
+
+def definition_json(d: GoalDefinition) -> dict[str, Any]:
+    return {
+        "goal_id": d.goal_id,
+        "version": d.version,
+        "name": d.name,
+        "description": d.description,
+        "success_criteria": [
+            {"id": c.id, "description": c.description, "type": c.type, "target": c.target,
+             "weight": c.weight}
+            for c in d.criteria
+        ],
+        "constraints": [
+            {"id": c.id, "description": c.description, "constraint_type": c.constraint_type,
+             "category": c.category, "check": c.check}
+            for c in d.constraints
+        ],
+    }  # fmt: skip
+
+
+def definition_from_json(o: dict[str, Any]) -> GoalDefinition:
+    return GoalDefinition(
+        str(o["goal_id"]),
+        int(o["version"]),
+        str(o["name"]),
+        str(o["description"]),
+        tuple(
+            Criterion(
+                str(c["id"]), str(c["description"]), str(c["type"]), c["target"], float(c["weight"])
+            )
+            for c in o["success_criteria"]
+        ),
+        tuple(
+            Constraint(
+                str(c["id"]),
+                str(c["description"]),
+                str(c["constraint_type"]),
+                str(c["category"]),
+                str(c["check"]),
+            )
+            for c in o["constraints"]
+        ),
+    )
+
+
 def threshold(target: Any) -> float:
     """The rate a criterion's target asks for (G5, with numbers honoured): "90%" → 0.9;
     a number in [0, 1] is the rate, one in (1, 100] a percentage; the string of such a
@@ -94,8 +178,9 @@ def threshold(target: Any) -> float:
 
 
 def keywords(description: str) -> frozenset[str]:
-    """A criterion's keywords: the distinct lower-case words of its description."""
-    return frozenset(_WORD.findall(description.lower()))
+    """A criterion's keywords: the distinct lower-case words of its description, stop
+    words aside."""
+    return frozenset(_WORD.findall(description.lower())) - STOP_WORDS
 
 
 def relevant_criteria(
@@ -144,8 +229,8 @@ class GoalState:
     violations: list[dict[str, Any]] = field(default_factory=list)  # the first, in order
     violations_total: int = 0
     hard_violated: bool = False
-    # per source partition, the position of the last fact applied (redelivery is skipped)
-    applied: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # per source partition, the number of the last fact applied (redelivery is skipped)
+    applied: dict[int, int] = field(default_factory=dict)
 
 
 def _order(fact: dict[str, Any]) -> Order:
@@ -170,10 +255,9 @@ def apply_fact(
         return False  # the definition changed since: facts of the old one no longer count
     if version > state.version:
         _reset(state, version)
-    position = (int(fact["offset"]), int(fact["position"]))
+    position = int(fact["seq"])
     source = int(fact["partition"])
-    last = state.applied.get(source)
-    if last is not None and position <= last:
+    if position <= state.applied.get(source, 0):
         return False
     state.applied[source] = position
     kind = fact["kind"]

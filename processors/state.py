@@ -16,6 +16,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
+from processors.goals import GoalDefinition
+
 NO_TIME = -(2**62)  # stream time before the first event; below any real event time
 RUNNING = "running"
 
@@ -98,6 +100,9 @@ class DecisionFacts:
     context_empty: bool  # input_context was empty
     constraints: list[str]  # active_constraints, capped
     decision_type: str
+    goal_version: int = 0  # the goal definition it was scored under (0: none defined)
+    goal_relevant: list[str] = field(default_factory=list)  # criteria it bears on
+    goal_time_ms: int = 0  # the decision's event time (orders the goal's evidence)
 
 
 # A decision waiting for its outcome: (index, node_id, intent, chosen_option_id, facts).
@@ -150,6 +155,7 @@ class RunState:
     errors: dict[str, int] = field(default_factory=dict)  # failed outcomes by error ("" none)
     decision_types: dict[str, int] = field(default_factory=dict)
     choices: dict[str, dict[str, int]] = field(default_factory=dict)  # intent[:50] -> choice
+    goal_seen: bool = False  # a goal fact was emitted for this run (processors/goalfacts.py)
 
     @property
     def is_open(self) -> bool:
@@ -211,6 +217,9 @@ class PartitionMeta:
     duplicates: int = 0
     after_close: int = 0
     late_events: int = 0
+    # goal definitions by goal id (processors/goalfacts.py), and the goal facts emitted
+    goals: dict[str, GoalDefinition] = field(default_factory=dict)
+    facts: int = 0
 
     def stats(self) -> dict[str, int]:
         return {

@@ -118,20 +118,29 @@ def _run(r: RunState) -> Obj:
         "errors": r.errors,
         "decision_types": r.decision_types,
         "choices": r.choices,
+        "goal_seen": r.goal_seen,
     }
 
 
 def _facts(f: DecisionFacts) -> list[Any]:
-    return [f.chosen_desc, f.alternative, f.context_empty, f.constraints, f.decision_type]
+    out: list[Any] = [f.chosen_desc, f.alternative, f.context_empty, f.constraints, f.decision_type]
+    if f.goal_version:
+        out += [f.goal_version, f.goal_relevant, f.goal_time_ms]
+    return out
 
 
 def _facts_from(o: list[Any] | None) -> DecisionFacts:
     if o is None:  # a state written before decisions kept their facts
         return DecisionFacts("", None, False, [], "custom")
-    chosen, alternative, empty, constraints, dtype = o
-    return DecisionFacts(
+    chosen, alternative, empty, constraints, dtype = o[:5]
+    facts = DecisionFacts(
         str(chosen), _opt_str(alternative), bool(empty), [str(c) for c in constraints], str(dtype)
     )
+    if len(o) > 5:
+        facts.goal_version = int(o[5])
+        facts.goal_relevant = [str(c) for c in o[6]]
+        facts.goal_time_ms = int(o[7])
+    return facts
 
 
 def exec_to_json(ex: ExecState) -> Obj:
@@ -276,6 +285,7 @@ def _run_from(o: Obj) -> RunState:
         choices={
             str(k): {str(d): int(n) for d, n in v.items()} for k, v in o.get("choices", {}).items()
         },
+        goal_seen=bool(o.get("goal_seen", False)),
     )
 
 

@@ -21,7 +21,7 @@ from schemas.canonical import canonical_json, encode_model_event
 from schemas.errors import DecodeError, RejectReason
 from schemas.events import MODELS_BY_TYPE, SCHEMA_VERSION, TYPE_PREFIX, Event
 from schemas.outputs import DEADLETTER, DeadLetter, Origin, OutputRecord
-from schemas.records import Tick
+from schemas.records import GoalDefined, Tick
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 DEADLETTER_ORIGINAL_CAP = 64 * 1024  # keeps dead letters under Kafka's default 1 MB
@@ -223,7 +223,7 @@ def _slow_path(raw: bytes, key: bytes | object | None, out: Decoded) -> Decoded:
         subject = subject if isinstance(subject, str) else None
         try:
             event = decode_event(item)
-            if not isinstance(event, Tick):
+            if not isinstance(event, Tick | GoalDefined):
                 _check_subject(event.subject, key_text, check_key, batch_subject)
                 batch_subject = batch_subject or event.subject
         except DecodeError as exc:

@@ -8,7 +8,8 @@ from typing import Literal, get_args
 # are not a valid event); the next two the fold's, for valid events it refuses:
 # unknown_execution (a healing attempt for an execution with no run) and clock_skew (an
 # event stamped too far ahead of its message's timestamp); fold_error: folding the event
-# raised, and it was left out (docs/guarantees.md).
+# raised, and it was left out (docs/guarantees.md); invalid_otlp: the OTLP bridge's input
+# was not OTLP; goal_limit: a goal definition beyond goals_cap (docs/goals.md).
 RejectReason = Literal[
     "invalid_json",
     "schema_violation",
@@ -19,6 +20,7 @@ RejectReason = Literal[
     "clock_skew",
     "fold_error",
     "invalid_otlp",
+    "goal_limit",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 

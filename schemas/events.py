@@ -194,6 +194,48 @@ class TickData(_Model):
     partition: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
+GOAL_ITEMS_MAX = 64  # criteria, and constraints, per goal definition
+
+
+class SuccessCriterion(_Model):
+    """hive's SuccessCriterion (SEEDS-GOALS G3): only `success_rate` criteria are scored."""
+
+    id: Id
+    description: str
+    metric: str = Field(default="", description="descriptive only, never evaluated")
+    type: str = "success_rate"
+    target: Any = Field(
+        default=None, description='"90%", 0.9 or 90: the success rate that meets it (else 0.8)'
+    )
+    weight: float = Field(default=1.0, ge=0, le=1)
+
+
+class GoalConstraint(_Model):
+    """hive's Constraint (G6): `hard` exactly is hard; the check is docs/goals.md's."""
+
+    id: Id
+    description: str
+    constraint_type: str = "hard"
+    category: str = "general"
+    check: str = ""
+
+
+class GoalDefinedData(_Model):
+    goal_id: Id
+    version: int = Field(ge=1, le=INT64_MAX, description="a higher version replaces the goal")
+    name: str
+    description: str = ""
+    success_criteria: Annotated[list[SuccessCriterion], Field(max_length=GOAL_ITEMS_MAX)] = Field(
+        default_factory=list
+    )
+    constraints: Annotated[list[GoalConstraint], Field(max_length=GOAL_ITEMS_MAX)] = Field(
+        default_factory=list
+    )
+    partition: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="the telemetry partition it was written to"
+    )
+
+
 # ─── envelopes ──────────────────────────────────────────────────────────────────────
 
 
@@ -290,6 +332,17 @@ class Tick(_Envelope):
     data: TickData = Field(default_factory=TickData)
 
 
+class GoalDefined(_Envelope):
+    """A goal's definition, written to every telemetry partition (`agentfold goals
+    define`), so that every partition's fold scores the goal's decisions the same way,
+    live and on replay."""
+
+    KIND: ClassVar[str] = "goal_defined"
+    type: Literal["agentfold.goal_defined"] = "agentfold.goal_defined"
+    subject: Id | None = None  # type: ignore[assignment]
+    data: GoalDefinedData
+
+
 Event = (
     RunStarted
     | Decision
@@ -303,6 +356,7 @@ Event = (
     | RunEnded
     | HealingAttempt
     | Tick
+    | GoalDefined
 )
 
 EVENT_MODELS: dict[str, type[_Envelope]] = {
@@ -320,6 +374,7 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {
         RunEnded,
         HealingAttempt,
         Tick,
+        GoalDefined,
     )
 }
 MODELS_BY_TYPE: dict[str, type[_Envelope]] = {

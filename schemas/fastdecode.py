@@ -28,6 +28,7 @@ from schemas.records import (
     Decision,
     DecisionData,
     Event,
+    GoalDefined,
     Metric,
     MetricData,
     Observation,
@@ -84,7 +85,7 @@ def subjects_agree(events: list[Event], expected: str | None, check: bool) -> bo
     """All events but ticks have one subject, equal to `expected` if `check`."""
     subject: str | None = None
     for event in events:
-        if type(event) is Tick:
+        if type(event) is Tick or type(event) is GoalDefined:
             continue
         if subject is None:
             subject = event.subject

@@ -25,8 +25,9 @@ HEALING = "healing"
 ATTRIBUTION = "attribution"
 DEADLETTER = "deadletter"
 TELEMETRY = "telemetry"
+GOAL_FACTS = "goalfacts"  # the goal stage's input, keyed by goal id (a repartition topic)
 EXECUTOR_LEDGER = "executor"  # the executor's "attempt started" records, not a fold output
-OUTPUT_TOPICS: tuple[str, ...] = (RUNS, STAGNATION, HEALING, ATTRIBUTION, DEADLETTER)
+OUTPUT_TOPICS: tuple[str, ...] = (RUNS, STAGNATION, HEALING, ATTRIBUTION, DEADLETTER, GOAL_FACTS)
 
 # "none": no signal fired in the window (score 0): no metric samples, not silent, no
 # failures, no repetition.
@@ -278,12 +279,44 @@ class DeadLetter(_Out):
     origin: Origin
 
 
+# ─── goal facts ─────────────────────────────────────────────────────────────────────
+
+
+class GoalFact(_Out):
+    """What the per-partition fold tells the goal stage (docs/goals.md): a definition it
+    accepted, a decision of a run of a defined goal, its outcome, a constraint violated.
+    `partition` and `seq` place it in its partition's sequence of facts: the goal stage
+    skips a fact it has applied (a refold after a crash emits the same ones again)."""
+
+    id: str
+    kind: Literal["defined", "decided", "resolved", "violation"]
+    goal_id: str
+    version: int
+    partition: int
+    seq: int
+    definition: JsonDict | None = None  # defined
+    execution_id: str | None = None
+    stream_id: str | None = None
+    decision_id: str | None = None
+    index: int | None = None  # the decision's place in its run
+    time_ms: int | None = None  # the decision's event time
+    intent: str | None = None  # decided
+    relevant: list[str] | None = Field(default=None, description="criteria it bears on")
+    first_of_run: bool | None = None  # decided: the run's first decision for this goal
+    success: bool | None = None  # resolved
+    constraint_id: str | None = None  # violation
+    description: str | None = None
+    details: str | None = None
+    time: str | None = None
+
+
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     RUNS: RunRecord,
     STAGNATION: StagnationRecord,
     HEALING: HealingRecord,
     ATTRIBUTION: AttributionChain,
     DEADLETTER: DeadLetter,
+    GOAL_FACTS: GoalFact,
 }
 
 

@@ -255,6 +255,49 @@ class TickData(Record):
         self.partition = partition
 
 
+class SuccessCriterion(Record):
+    def __init__(
+        self, id: str, description: str, metric: str, type: str, target: Any, weight: float
+    ) -> None:
+        self.id = id
+        self.description = description
+        self.metric = metric
+        self.type = type
+        self.target = target
+        self.weight = weight
+
+
+class GoalConstraint(Record):
+    def __init__(
+        self, id: str, description: str, constraint_type: str, category: str, check: str
+    ) -> None:
+        self.id = id
+        self.description = description
+        self.constraint_type = constraint_type
+        self.category = category
+        self.check = check
+
+
+class GoalDefinedData(Record):
+    def __init__(
+        self,
+        goal_id: str,
+        version: int,
+        name: str,
+        description: str,
+        success_criteria: list[SuccessCriterion],
+        constraints: list[GoalConstraint],
+        partition: int | None,
+    ) -> None:
+        self.goal_id = goal_id
+        self.version = version
+        self.name = name
+        self.description = description
+        self.success_criteria = success_criteria
+        self.constraints = constraints
+        self.partition = partition
+
+
 class RunStarted(Envelope):
     def __init__(
         self,
@@ -447,6 +490,22 @@ class Tick(Envelope):
         self.data = data
 
 
+class GoalDefined(Envelope):
+    def __init__(
+        self,
+        id: str,
+        source: str,
+        subject: str | None,
+        time: int,
+        seq: int | None,
+        goal_id: str | None,
+        traceparent: str | None,
+        data: GoalDefinedData,
+    ) -> None:
+        super().__init__(id, source, subject, time, seq, goal_id, traceparent)
+        self.data = data
+
+
 Event = (
     RunStarted
     | Decision
@@ -460,6 +519,7 @@ Event = (
     | RunEnded
     | HealingAttempt
     | Tick
+    | GoalDefined
 )
 
 # record class, its data class and its wire model, by event kind
@@ -476,6 +536,7 @@ KINDS: dict[str, tuple[Callable[..., Event], type[Any], type[wire._Envelope]]] =
     "run_ended": (RunEnded, RunEndedData, wire.RunEnded),
     "healing_attempt": (HealingAttempt, HealingAttemptData, wire.HealingAttempt),
     "tick": (Tick, TickData, wire.Tick),
+    "goal_defined": (GoalDefined, GoalDefinedData, wire.GoalDefined),
 }
 # the kind of an event, by its record class
 KIND_OF: dict[object, str] = {record: kind for kind, (record, _, _) in KINDS.items()}
@@ -498,7 +559,11 @@ ENVELOPE_FIELDS: tuple[str, ...] = (
     "traceparent",
     "data",
 )
-_FIELDS: dict[object, tuple[str, ...]] = {Option: tuple(wire.Option.model_fields)}
+_FIELDS: dict[object, tuple[str, ...]] = {
+    Option: tuple(wire.Option.model_fields),
+    SuccessCriterion: tuple(wire.SuccessCriterion.model_fields),
+    GoalConstraint: tuple(wire.GoalConstraint.model_fields),
+}
 for _record, _data, _model in KINDS.values():
     _FIELDS[_record] = ENVELOPE_FIELDS
     _FIELDS[_data] = tuple(_model.model_fields["data"].annotation.model_fields)  # type: ignore[union-attr]
@@ -519,6 +584,14 @@ def from_model(model: wire._Envelope) -> Event:
     payload: dict[str, Any] = f["data"].__dict__
     if data_cls is DecisionData:
         payload = {**payload, "options": [Option(**o.__dict__) for o in payload["options"]]}
+    elif data_cls is GoalDefinedData:
+        payload = {
+            **payload,
+            "success_criteria": [
+                SuccessCriterion(**c.__dict__) for c in payload["success_criteria"]
+            ],
+            "constraints": [GoalConstraint(**c.__dict__) for c in payload["constraints"]],
+        }
     return record_cls(
         f["id"],
         f["source"],

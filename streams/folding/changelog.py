@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from processors.goals import definition_from_json, definition_json
 from processors.state import ExecState, PartitionMeta, PartitionState
 from processors.state_json import exec_from_json, exec_to_json
 from schemas.canonical import exact_bytes
@@ -62,12 +63,12 @@ def meta_key(partition: int) -> bytes:
     return META_PREFIX + str(partition).encode("ascii")
 
 
-MetaDict = dict[str, int]
+MetaDict = dict[str, Any]
 
 
 def meta_dict(meta: PartitionMeta) -> MetaDict:
     # `closed` lives in the execution keys, not here (see module docstring).
-    return {
+    out: MetaDict = {
         "partition": meta.partition,
         "stream_ms": meta.stream_ms,
         "next_offset": meta.next_offset,
@@ -78,6 +79,10 @@ def meta_dict(meta: PartitionMeta) -> MetaDict:
         "after_close": meta.after_close,
         "late_events": meta.late_events,
     }
+    if meta.goals or meta.facts:  # absent before goals existed, and where none are defined
+        out["facts"] = meta.facts
+        out["goals"] = [definition_json(d) for _, d in sorted(meta.goals.items())]
+    return out
 
 
 def encode_exec(partition: int, ex: ExecState) -> bytes:
@@ -203,6 +208,8 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
             duplicates=latest["duplicates"],
             after_close=latest["after_close"],
             late_events=latest["late_events"],
+            facts=int(latest.get("facts", 0)),
+            goals={str(g["goal_id"]): definition_from_json(g) for g in latest.get("goals", [])},
         )
     tombstones.sort()  # release order, exactly as the live fold inserted them
     meta.closed = {exec_id: (ms, max_seq, n, runs) for n, ms, max_seq, runs, exec_id in tombstones}

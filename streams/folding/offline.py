@@ -17,7 +17,7 @@ from processors.fold import PartitionFold
 from schemas.canonical import canonical_json
 from schemas.codec import Rejected, dead_letter, decode_message, encode_event
 from schemas.outputs import Origin, OutputRecord
-from schemas.records import Event, Tick
+from schemas.records import Event, GoalDefined, Tick
 from streams.folding.changelog import meta_dict
 from streams.folding.net import Checkpoint, EventFailed, Marks, Poison, apply_marked
 from streams.folding.partition import fold_error_letter
@@ -89,14 +89,15 @@ class OfflineFold:
     ) -> Iterator[Emitted]:
         """Fold one event (`size`: its share of its line's bytes, for the journal)."""
         self.stats.events += 1
-        if type(event) is Tick:
+        if type(event) is Tick or type(event) is GoalDefined:
+            # subject-less: its partition, or every partition (as `produce` writes it)
             target = event.data.partition
             if target is None:
                 for p in range(self.partitions):
                     yield from self._emit(p, self._apply(p, event, line_no, position, size))
                 return
             if target >= self.partitions:
-                error = f"data.partition: tick names partition {target} of {self.partitions}"
+                error = f"data.partition: names partition {target} of {self.partitions}"
                 raw = encode_event(event)
                 yield self._reject(Rejected("schema_violation", error, raw), line_no)
                 return

@@ -161,11 +161,16 @@ async def wait_caught_up(
         await asyncio.sleep(settle_s)
 
 
+# Events without a subject: written to their `data.partition`, or to every partition.
+BROADCAST_TYPES = ("agentfold.tick", "agentfold.goal_defined")
+
+
 async def produce_lines(
     bootstrap: str, topic: str, lines: Iterable[bytes], partitions: int, linger_ms: int = 5
 ) -> int:
-    """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick without
-    a partition goes to every partition; unparseable lines go unkeyed to partition 0."""
+    """Publish a JSONL log as the offline fold reads it: keyed by subject; a tick or goal
+    definition without a partition goes to every partition; unparseable lines go
+    unkeyed to partition 0."""
     producer = clients.producer(bootstrap, linger_ms=linger_ms, max_request_size=4 << 20)
     await clients.start(producer, bootstrap)
     sent = 0
@@ -179,7 +184,7 @@ async def produce_lines(
             subject = first.get("subject") if isinstance(first, dict) else None
             if isinstance(subject, str):
                 await producer.send(topic, line, key=subject.encode())
-            elif isinstance(first, dict) and first.get("type") == "agentfold.tick":
+            elif isinstance(first, dict) and first.get("type") in BROADCAST_TYPES:
                 target = (first.get("data") or {}).get("partition")
                 for p in range(partitions) if target is None else [target]:
                     await producer.send(topic, line, partition=p)

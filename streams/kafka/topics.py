@@ -13,6 +13,7 @@ from schemas.outputs import (
     ATTRIBUTION,
     DEADLETTER,
     EXECUTOR_LEDGER,
+    GOAL_FACTS,
     HEALING,
     RUNS,
     STAGNATION,
@@ -49,6 +50,8 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(HEALING, "delete", WEEK_MS),
     TopicSpec(ATTRIBUTION, "delete", WEEK_MS),
     TopicSpec(DEADLETTER, "delete", 4 * WEEK_MS),
+    # Derived from the telemetry (a replay rebuilds it), kept as long as it.
+    TopicSpec(GOAL_FACTS, "delete", -1),
     # Kept as long as the plans it answers for: a retained plan's ledger record is too.
     TopicSpec(EXECUTOR_LEDGER, "delete", WEEK_MS),
 )

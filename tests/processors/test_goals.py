@@ -40,8 +40,7 @@ class Feed:
             "goal_id": self.definition.goal_id,
             "version": self.definition.version,
             "partition": self.partition,
-            "offset": self.offset,
-            "position": 0,
+            "seq": self.offset,
             **fields,
         }
         self.facts.append(fact)
@@ -157,11 +156,13 @@ def test_the_id_test_is_membership() -> None:
     assert relevant_criteria(EXAMPLE_A, "x", "y", ["sc-10", "[", ""]) == []
 
 
-def test_keywords_are_distinct_whole_words() -> None:
+def test_keywords_are_distinct_whole_words_without_stop_words() -> None:
     # upstream counted "process" in "processing" and "a" in any text with an a (§5.2)
     definition = GoalDefinition("g", 1, "", "", criteria=(Criterion("k", "a process step"),))
     assert relevant_criteria(definition, "processing a thing", "", []) == []
     assert relevant_criteria(definition, "one step of the process", "", []) == ["k"]
+    the = GoalDefinition("g", 1, "", "", criteria=(Criterion("k", "the ticket is classified"),))
+    assert relevant_criteria(the, "answer the customer", "for this ticket", []) == []
 
 
 def example_b(target: Any) -> dict[str, Any]:

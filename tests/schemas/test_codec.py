@@ -121,6 +121,7 @@ def test_every_reason_is_known() -> None:
         "clock_skew",
         "fold_error",
         "invalid_otlp",
+        "goal_limit",
     }
 
 
@@ -149,7 +150,7 @@ def test_dead_letter_keeps_original_bytes_and_origin() -> None:
 
 
 def test_every_kind_has_a_model() -> None:
-    assert len(KINDS) == 12 and "tick" in KINDS
+    assert len(KINDS) == 13 and "tick" in KINDS and "goal_defined" in KINDS
 
 
 def test_canonical_json_costs_its_size_not_the_encoders_buffer() -> None:

@@ -83,6 +83,28 @@ def test_every_optional_field_set_survives_the_round_trip(kind: str) -> None:
         data["status"] = "stuck"
     if kind == "tick":
         data["partition"] = 2
+    if kind == "goal_defined":
+        data["version"] = 3
+        data["partition"] = 1
+        data["success_criteria"] = [
+            {
+                "id": "c",
+                "description": "d",
+                "metric": "m",
+                "type": "t",
+                "target": "90%",
+                "weight": 0.5,
+            }
+        ]
+        data["constraints"] = [
+            {
+                "id": "k",
+                "description": "d",
+                "constraint_type": "soft",
+                "category": "x",
+                "check": "y",
+            }
+        ]
     obj = {
         "id": "e",
         "source": "s",

@@ -46,7 +46,7 @@ def test_kafka_python_produces_events_and_consumes_healing_actions(
         except (jsonschema.ValidationError, KeyError, TypeError):
             continue
         payload = json.dumps(doc).encode()  # stdlib JSON: no agentfold code on this side
-        if events[0]["type"] == "agentfold.tick":
+        if events[0]["type"] in ("agentfold.tick", "agentfold.goal_defined"):
             for p in range(PARTITIONS):
                 producer.send(f"{ns}.telemetry", payload, partition=p)
         else:

@@ -99,3 +99,33 @@ def test_unknown_goal_and_run_say_what_exists(broker: str, five: str) -> None:
             timeout=180,
         )
         assert done.returncode != 0 and expected in done.stderr, done.stderr
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_goals_define_and_show(broker: str, tmp_path: Path) -> None:
+    ns = namespace()
+    asyncio.run(create_topics(broker, ns, 3))
+    defined = cli(broker, ns, "goals", "define", str(ROOT / "examples/goals/support.toml"))
+    assert "defined goal support-triage version 1 (2 criteria, 1 constraints)" in defined
+    lines = (ROOT / "examples" / "goals.jsonl").read_bytes().splitlines()
+    asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, 3))
+    shown = orjson.loads(cli(broker, ns, "goals", "show", "report-writer", "--json"))
+    assert shown["recommendation"] == "complete" and shown["overall_progress"] == 1.0
+    assert shown["executions"] == ["report-001", "report-002", "report-003"]
+    text = cli(broker, ns, "goals", "show", "support-triage")
+    assert text.startswith("=== Goal support-triage (version 1): Triage support tickets ===")
+    assert "Recommendation: continue" in text and "[not met] sc-answer" in text
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[goals]]\nid = "g"\nname = "no version"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFOLD_")}
+    done = subprocess.run(
+        [str(AGENTFOLD), "goals", "define", str(bad), "--broker", broker, "--prefix", ns],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "goal 1: version: Field required" in done.stderr

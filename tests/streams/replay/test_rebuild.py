@@ -18,7 +18,7 @@ from processors.fold import PartitionFold
 from schemas.canonical import canonical_json
 from schemas.codec import decode_message
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
-from schemas.records import Tick
+from schemas.records import GoalDefined, Tick
 from schemas.timefmt import parse_rfc3339_ms
 from streams.cli import main
 from streams.kafka.partitioner import partition_for
@@ -113,10 +113,10 @@ def cut_fold(lines: list[bytes], until_ms: int) -> Outputs:
     out: Outputs = {}
     for raw in lines:
         for event in decode_message(raw).events:
-            if type(event) is Tick and event.data.partition is None:
+            if type(event) in (Tick, GoalDefined) and event.data.partition is None:  # type: ignore[union-attr]
                 targets = list(range(PARTITIONS))
-            elif type(event) is Tick:
-                targets = [event.data.partition]  # type: ignore[list-item]
+            elif type(event) in (Tick, GoalDefined):
+                targets = [event.data.partition]  # type: ignore[union-attr]
             else:
                 targets = [partition_for(event.subject, PARTITIONS)]  # type: ignore[arg-type]
             for p in targets:

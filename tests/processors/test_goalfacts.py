@@ -1,0 +1,110 @@
+"""The per-partition side of goal progress: definitions kept (newest version, capped,
+restored with the partition), decisions of a defined goal's runs scored and emitted as
+facts, numbered so a refold repeats the same numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.config import FoldConfig
+from processors.fold import PartitionFold
+from schemas.codec import decode_event, encode_event
+from schemas.outputs import GOAL_FACTS
+from schemas.records import Event
+from schemas.timefmt import format_ms
+from streams.folding.changelog import restore
+from streams.folding.partition import LivePartition
+from tests.factory import Agent, at, fold_all, values
+
+
+def define(goal_id: str = "g", version: int = 1, minutes: float = 0, **data: Any) -> Event:
+    return decode_event(
+        {
+            "specversion": "1.0",
+            "id": f"goal:{goal_id}:v{version}",
+            "source": "agentfold-goals",
+            "type": "agentfold.goal_defined",
+            "time": format_ms(at(minutes)),
+            "data": {
+                "goal_id": goal_id,
+                "version": version,
+                "name": goal_id,
+                "success_criteria": [{"id": "sc", "description": "alpha beta", "target": "50%"}],
+                **data,
+            },
+        }
+    )
+
+
+def facts(out: list[Any]) -> list[dict[str, Any]]:
+    return [v.model_dump(mode="json", exclude_none=True) for v in values(out, GOAL_FACTS)]
+
+
+def test_decisions_of_a_defined_goal_become_facts() -> None:
+    a, other = Agent("e1"), Agent("e2")
+    events = [
+        define(),
+        a.start(1, goal_id="g"),
+        other.start(1, goal_id="undefined-goal"),
+        a("decision", 2, decision_id="d0", intent="alpha beta", node_id="n"),
+        other("decision", 2, decision_id="x0", intent="alpha beta"),
+        a("decision", 3, decision_id="d1", intent="unrelated"),
+        a("decision", 3, decision_id="d0", intent="alpha beta"),  # id still pending: ignored
+        a("outcome", 4, decision_id="d0", success=True),
+        a("outcome", 5, decision_id="d0", success=False),  # repeated: no second fact
+    ]
+    _, out = fold_all(events)
+    got = facts(out)
+    assert [(f["kind"], f.get("decision_id"), f.get("relevant")) for f in got] == [
+        ("defined", None, None),
+        ("decided", "d0", ["sc"]),
+        ("decided", "d1", []),
+        ("resolved", "d0", ["sc"]),
+    ]
+    assert [f["seq"] for f in got] == [1, 2, 3, 4]
+    assert got[1]["first_of_run"] is True and got[2]["first_of_run"] is False
+    assert got[1]["time_ms"] == got[3]["time_ms"] == at(2)
+    assert all(r.key == "g" for r in out if r.topic == GOAL_FACTS)
+
+
+def test_only_a_newer_version_replaces_a_definition() -> None:
+    fold = PartitionFold(FoldConfig(), 0)
+    out = fold.apply(define(version=2))
+    out += fold.apply(define(version=1, minutes=1))  # older: kept quietly
+    out += fold.apply(define(version=2, minutes=2))  # the same again (every partition)
+    out += fold.apply(define(version=3, minutes=3))
+    assert [f["version"] for f in facts(out)] == [2, 3]
+    assert fold.state.meta.goals["g"].version == 3 and not fold.refused
+
+
+def test_definitions_beyond_the_cap_are_refused() -> None:
+    fold = PartitionFold(FoldConfig(goals_cap=2), 0)
+    for i in range(3):
+        fold.apply(define(goal_id=f"g{i}", minutes=i))
+    assert sorted(fold.state.meta.goals) == ["g0", "g1"]
+    ((_, reason, error),) = fold.refused
+    assert reason == "goal_limit" and "goals_cap" in error
+
+
+def test_definitions_and_numbering_survive_a_restore() -> None:
+    cfg = FoldConfig()
+    live = LivePartition(cfg, 0)
+    a = Agent("e1")
+    lines = [
+        define(),
+        a.start(1, goal_id="g"),
+        a("decision", 2, decision_id="d0", intent="alpha beta"),
+    ]
+    for offset, ev in enumerate(lines):
+        live.process(b"e1" if ev.subject else None, encode_event(ev), "t", offset)
+    writes = live.flush()
+    table = {k: v for k, v in writes if v is not None}
+    restored = restore(0, table.items()).state
+    assert restored.meta.goals == live.fold.state.meta.goals
+    assert restored.meta.facts == live.fold.state.meta.facts == 2
+    again = LivePartition(cfg, 0, table.items())
+    result = again.process(
+        b"e1", encode_event(a("outcome", 3, decision_id="d0", success=True)), "t", 3
+    )
+    (fact,) = [r.value for r in result.outputs if r.topic == GOAL_FACTS]
+    assert fact["kind"] == "resolved" and fact["seq"] == 3 and fact["relevant"] == ["sc"]
