@@ -45,3 +45,17 @@ def envelope(
             event[name] = value
     event["data"] = data
     return event
+
+
+def goal_defined(
+    goal: dict[str, Any], time_ms: int, source: str = "agentfold-goals"
+) -> dict[str, Any]:
+    """A goal's definition event (`goal` as GoalDefinedData's fields): the same id for
+    the same goal and version, so writing it to every partition, or again, is harmless."""
+    return envelope(
+        "goal_defined",
+        id=f"goal:{goal['goal_id']}:v{goal['version']}",
+        source=source,
+        time_ms=time_ms,
+        data=goal,
+    )

@@ -191,7 +191,7 @@ def run_define(args: argparse.Namespace) -> int:
     import time
 
     from schemas.canonical import canonical_json
-    from schemas.envelope import envelope
+    from schemas.envelope import goal_defined
     from streams.kafka import list_topics, produce_lines, topic_name
 
     goals = load_goals(args.file)
@@ -204,18 +204,7 @@ def run_define(args: argparse.Namespace) -> int:
             f"(agentfold topics create --prefix {args.prefix})"
         )
     now_ms = int(time.time() * 1000)
-    lines = [
-        canonical_json(
-            envelope(
-                "goal_defined",
-                id=f"goal:{g['goal_id']}:v{g['version']}",
-                source="agentfold-goals",
-                time_ms=now_ms,
-                data=g,
-            )
-        )
-        for g in goals
-    ]
+    lines = [canonical_json(goal_defined(g, now_ms)) for g in goals]
     asyncio.run(produce_lines(broker, topic, lines, partitions))
     for g in goals:
         print(

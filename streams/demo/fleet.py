@@ -175,6 +175,36 @@ async def researcher(run: Run, inbox: Inbox, tl: Timeline) -> None:
     run.end_run(True, output_data={"answer": "42"})
 
 
+# Goals the demo defines before its agents start (`agentfold goals define` does the same
+# from a file): each agent's decisions are scored against its goal's criteria.
+GOALS: tuple[dict[str, object], ...] = (
+    {
+        "goal_id": "grow-audience",
+        "version": 1,
+        "name": "Grow the audience",
+        "success_criteria": [
+            {"id": "sc-post", "description": "pick the next post", "target": "90%"}
+        ],
+    },
+    {
+        "goal_id": "fix-build",
+        "version": 1,
+        "name": "Make CI green",
+        "success_criteria": [
+            {"id": "sc-retry", "description": "retry the failing test", "target": "90%"}
+        ],
+    },
+    {
+        "goal_id": "sync-contacts",
+        "version": 1,
+        "name": "Sync contacts",
+        "success_criteria": [
+            {"id": "sc-push", "description": "push each contact batch", "target": "80%"}
+        ],
+    },
+)
+
+
 PERSONAS: tuple[Persona, ...] = (
     Persona(
         "exec-healthy",

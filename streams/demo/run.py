@@ -29,16 +29,17 @@ import orjson
 from aiokafka import TopicPartition
 
 from processors.config import FoldConfig
-from schemas.envelope import envelope
+from schemas.canonical import canonical_json
+from schemas.envelope import envelope, goal_defined
 from schemas.errors import AgentfoldError
 from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
-from streams.demo.fleet import PERSONAS, Persona, Timeline, now_ms
+from streams.demo.fleet import GOALS, PERSONAS, Persona, Timeline, now_ms
 from streams.demo.inbox import Inbox, inbox_handlers
 from streams.demo.view import DemoView
 from streams.healing.executor import Executor, ExecutorSettings
 from streams.kafka import clients
 from streams.kafka.broker import EmbeddedBroker, _die_with_parent, free_port
-from streams.kafka.topicio import wait_caught_up
+from streams.kafka.topicio import produce_lines, wait_caught_up
 from streams.kafka.topics import create_topics, topic_name
 from streams.replay.rebuild import ReplayRequest, replay
 from streams.replay.verify import VerifyReport, group_replay, render_report, verify
@@ -313,6 +314,9 @@ async def _run(
 
     created = await create_topics(broker, prefix, s.partitions)
     view.phase(f"topics {prefix}.* ({len(created)} created, {s.partitions} partitions)")
+    goals = [canonical_json(goal_defined(dict(g), now_ms())) for g in GOALS]
+    await produce_lines(broker, topic_name(prefix, TELEMETRY), goals, s.partitions)
+    view.phase(f"goals defined: {', '.join(str(g['goal_id']) for g in GOALS)}")
     web_port = free_port()  # its readiness probe says when it is up
     worker = WorkerProcess(
         [

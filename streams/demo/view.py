@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION
+from schemas.outputs import ATTRIBUTION, DEADLETTER, GOAL_FACTS, HEALING, RUNS, STAGNATION
 from schemas.timefmt import parse_rfc3339_ms
 from streams.healing.engine import AttemptResult
 from streams.views.render import (
@@ -39,6 +39,16 @@ class ExecutionSummary:
     chains: Counter[str] = field(default_factory=Counter)
 
 
+def goal_line(record: dict[str, Any]) -> str:
+    criteria = record["criteria_status"]
+    met = sum(1 for c in criteria.values() if c["met"])
+    decisions = record["metrics"]["total_decisions"]
+    return (
+        f"progress {float(record['overall_progress']):.0%}, {met}/{len(criteria)} criteria "
+        f"met over {decisions} decisions → {record['recommendation']}"
+    )
+
+
 def _ms(value: Any) -> int:
     try:
         return parse_rfc3339_ms(str(value))
@@ -55,6 +65,9 @@ class DemoView:
         self.dead_letters: Counter[str] = Counter()
         self.planned_seen = 0
         self._seen_ids: set[str] = set()
+        self.goal_facts: list[dict[str, Any]] = []
+        self.goals: dict[str, dict[str, Any]] = {}  # the latest progress record of each goal
+        self._goal_shown: dict[str, tuple[int, str]] = {}
 
     # ─── printing ─────────────────────────────────────────────────────────────────
 
@@ -87,6 +100,7 @@ class DemoView:
             HEALING: self._healing,
             ATTRIBUTION: self._chain,
             DEADLETTER: self._dead_letter,
+            GOAL_FACTS: self._goal_fact,
         }.get(topic)
         if handler is not None:
             handler(value)
@@ -135,6 +149,23 @@ class DemoView:
         self.dead_letters[reason] += 1
         self.say("dead", str(v.get("key") or "-"), dead_letter_line(v, self.colour))
 
+    def _goal_fact(self, v: dict[str, Any]) -> None:
+        """Goal progress as the facts arrive: a line when a goal's progress moves by a
+        tenth or its recommendation changes."""
+        from streams.views.goals import goal_progress
+
+        self.goal_facts.append(v)
+        if v.get("kind") not in ("defined", "resolved"):
+            return
+        self.goals = goal_progress(self.goal_facts)
+        for goal_id, record in self.goals.items():
+            progress = float(record["overall_progress"])
+            shown = (int(progress * 10), str(record["recommendation"]))
+            if self._goal_shown.get(goal_id) == shown:
+                continue
+            self._goal_shown[goal_id] = shown
+            self.say("goal", goal_id, goal_line(record))
+
     def on_attempt(self, action: dict[str, Any], result: AttemptResult) -> None:
         ex = str(action.get("execution_id"))
         outcome = result.outcome.value
@@ -173,4 +204,6 @@ class DemoView:
         if self.dead_letters:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.dead_letters.items()))
             self.out.write(f"  dead letters: {reasons}\n")
+        for goal_id, record in sorted(self.goals.items()):
+            self.out.write(f"  goal {goal_id}: {goal_line(record)}\n")
         self.out.flush()
