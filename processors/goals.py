@@ -52,6 +52,9 @@ class Criterion:
     type: str = "success_rate"
     target: Any = None
     weight: float = 1.0
+    # the description's keywords, worked out once per definition (`keywords`); empty:
+    # worked out at each use
+    keywords: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,14 @@ def definition_from_event(data: Any, text_max: int) -> GoalDefinition:
         return text if len(text) <= text_max else text[:text_max] + "..."
 
     criteria = tuple(
-        Criterion(c.id, cap(c.description), c.type, _plain_target(c.target), float(c.weight))
+        Criterion(
+            c.id,
+            cap(c.description),
+            c.type,
+            _plain_target(c.target),
+            float(c.weight),
+            keywords(cap(c.description)),
+        )
         for c in data.success_criteria
     )
     constraints = tuple(
@@ -137,7 +147,12 @@ def definition_from_json(o: dict[str, Any]) -> GoalDefinition:
         str(o["description"]),
         tuple(
             Criterion(
-                str(c["id"]), str(c["description"]), str(c["type"]), c["target"], float(c["weight"])
+                str(c["id"]),
+                str(c["description"]),
+                str(c["type"]),
+                c["target"],
+                float(c["weight"]),
+                keywords(str(c["description"])),
             )
             for c in o["success_criteria"]
         ),
@@ -189,14 +204,23 @@ def relevant_criteria(
     """The criteria a decision bears on (A8, fixed): its id is one of the decision's
     active constraints, or at least two of its keywords are words of the decision's
     intent and reasoning. Only success_rate criteria are evaluated (A7)."""
-    words = set(_WORD.findall(f"{intent} {reasoning}".lower()))
-    named = set(active_constraints)
+    words = set(_WORD.findall(intent.lower()))
+    if reasoning:
+        words.update(_WORD.findall(reasoning.lower()))
     out = []
     for c in definition.criteria:
         if c.type != "success_rate":
             continue
-        if c.id in named or len(keywords(c.description) & words) >= KEYWORD_HITS:
+        if c.id in active_constraints:
             out.append(c.id)
+            continue
+        hits = 0
+        for word in c.keywords or keywords(c.description):
+            if word in words:
+                hits += 1
+                if hits >= KEYWORD_HITS:
+                    out.append(c.id)
+                    break
     return out
 
 

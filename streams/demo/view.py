@@ -39,16 +39,6 @@ class ExecutionSummary:
     chains: Counter[str] = field(default_factory=Counter)
 
 
-def goal_line(record: dict[str, Any]) -> str:
-    criteria = record["criteria_status"]
-    met = sum(1 for c in criteria.values() if c["met"])
-    decisions = record["metrics"]["total_decisions"]
-    return (
-        f"progress {float(record['overall_progress']):.0%}, {met}/{len(criteria)} criteria "
-        f"met over {decisions} decisions → {record['recommendation']}"
-    )
-
-
 def _ms(value: Any) -> int:
     try:
         return parse_rfc3339_ms(str(value))
@@ -152,7 +142,7 @@ class DemoView:
     def _goal_fact(self, v: dict[str, Any]) -> None:
         """Goal progress as the facts arrive: a line when a goal's progress moves by a
         tenth or its recommendation changes."""
-        from streams.views.goals import goal_progress
+        from streams.views.goals import goal_line, goal_progress
 
         self.goal_facts.append(v)
         if v.get("kind") not in ("defined", "resolved"):
@@ -204,6 +194,8 @@ class DemoView:
         if self.dead_letters:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.dead_letters.items()))
             self.out.write(f"  dead letters: {reasons}\n")
+        from streams.views.goals import goal_line
+
         for goal_id, record in sorted(self.goals.items()):
             self.out.write(f"  goal {goal_id}: {goal_line(record)}\n")
         self.out.flush()

@@ -54,6 +54,17 @@ def goal_progress(facts: Iterable[Fact]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def goal_line(record: Mapping[str, Any]) -> str:
+    """One line: progress, criteria met, decisions, recommendation."""
+    criteria = record["criteria_status"]
+    met = sum(1 for c in criteria.values() if c["met"])
+    decisions = record["metrics"]["total_decisions"]
+    return (
+        f"progress {float(record['overall_progress']):.0%}, {met}/{len(criteria)} criteria "
+        f"met over {decisions} decisions → {record['recommendation']}"
+    )
+
+
 def goal_text(record: Mapping[str, Any]) -> str:
     """`agentfold goals show`, for a person."""
     m = record["metrics"]

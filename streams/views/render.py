@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from schemas.outputs import ATTRIBUTION, DEADLETTER, HEALING, RUNS, STAGNATION
+from schemas.outputs import ATTRIBUTION, DEADLETTER, GOAL_FACTS, HEALING, RUNS, STAGNATION
 
 RESET, DIM, RED, GREEN, YELLOW, CYAN = (
     "\033[0m",
@@ -116,7 +116,19 @@ def dead_letter_line(v: dict[str, Any], on: bool = False) -> str:
     return f"{paint(str(v.get('reason')), RED, on)} ({where}): {str(v.get('error'))[:70]}"
 
 
+def goal_fact_line(v: dict[str, Any], on: bool = False) -> str:
+    kind = str(v.get("kind"))
+    head = f"{kind} · goal {v.get('goal_id')} v{v.get('version')}"
+    if kind == "decided":
+        relevant = ", ".join(v.get("relevant") or []) or "no criterion"
+        return f"{head} · {v.get('decision_id')} {str(v.get('intent'))[:40]!r} → {relevant}"
+    if kind == "resolved":
+        return f"{head} · {v.get('decision_id')} {'succeeded' if v.get('success') else 'failed'}"
+    return head
+
+
 LINES: dict[str, Callable[[dict[str, Any], bool], str]] = {
+    GOAL_FACTS: goal_fact_line,
     RUNS: run_line,
     STAGNATION: window_line,
     HEALING: healing_line,

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from schemas.outputs import (
     ATTRIBUTION,
     DEADLETTER,
+    GOAL_FACTS,
     HEALING,
     RUNS,
     STAGNATION,
@@ -36,11 +37,15 @@ class ExecutionView:
 class Report:
     executions: dict[str, ExecutionView] = field(default_factory=lambda: defaultdict(ExecutionView))
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    goal_facts: list[dict[str, Any]] = field(default_factory=list)  # about goals, not runs
 
     def add(self, record: OutputRecord) -> None:
         v: Any = validate_output(record)
         if record.topic == DEADLETTER:
             self.dead_letters.append(v)
+            return
+        if record.topic == GOAL_FACTS:
+            self.goal_facts.append(record.value)
             return
         view = self.executions[v.execution_id]
         if record.topic == RUNS:
@@ -88,6 +93,11 @@ def print_report(report: Report, out: TextIO) -> None:
             w(f"  healing {hhmm(h.planned_at)} {healing_line(h.model_dump(mode='json'))}\n")
         for c in view.chains:
             w(f"  chain {chain_line(c.model_dump(mode='json'))}\n")
+    if report.goal_facts:
+        from streams.views.goals import goal_line, goal_progress
+
+        for goal_id, record in goal_progress(report.goal_facts).items():
+            w(f"\n◆ goal {goal_id}: {goal_line(record)}\n")
     if report.dead_letters:
         reasons = Counter(d.reason for d in report.dead_letters)
         listing = ", ".join(f"{r} ×{n}" for r, n in sorted(reasons.items()))
