@@ -38,8 +38,9 @@ def assert_rates(out: str, labels: list[str]) -> None:
 
 def test_fold_bench() -> None:
     out = run_bench("fold.py", "--events", "3000", "--executions", "30", "--partitions", "2")
-    assert_rates(out, ["parse", "decode", "fold", "end2end"])
+    assert_rates(out, ["parse", "decode", "fold", "goals", "end2end"])
     assert "events/s/core target" in out
+    assert re.search(r"goal facts cost: goals / fold = [\d.]+", out), out
 
 
 @pytest.mark.broker
