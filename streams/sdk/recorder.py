@@ -370,13 +370,19 @@ class AsyncRecorder(_RecorderBase):
         await self.close()
 
     async def _abandon(self) -> None:
-        """Stop the sender now (its producer closed, nothing left pending), and say what
-        was not delivered."""
+        """Stop the sender soon (its producer closed, nothing left pending), and say what
+        was not delivered. It gets a moment to stop on its own first: a sender cancelled
+        while its producer starts leaves the producer's connections open."""
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task = self._task
+        if task is not None:
+            try:
+                await asyncio.wait({task}, timeout=clients.CLOSE_WAIT_S)
+            finally:  # also when cancelled again meanwhile
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._report_loss()
 
 
