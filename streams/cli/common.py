@@ -115,6 +115,23 @@ def need_broker(args: argparse.Namespace) -> str:
     return check_broker(str(args.broker))
 
 
+def telemetry_topic(broker: str, prefix: str) -> tuple[str, int]:
+    """The telemetry topic's name and partition count, or InputError saying how to
+    create it."""
+    import asyncio
+
+    from streams.kafka import list_topics, topic_name
+
+    topic = topic_name(prefix, "telemetry")
+    partitions = asyncio.run(list_topics(broker, prefix)).get(topic)
+    if not partitions:
+        raise InputError(
+            f"topic {topic} not found on {broker}: create the topics first "
+            f"(agentfold topics create --prefix {prefix})"
+        )
+    return topic, partitions
+
+
 def check_broker(address: str) -> str:
     """A bootstrap list of HOST:PORT entries, or InputError saying which entry is not."""
     from streams.kafka.clients import bootstrap_problem

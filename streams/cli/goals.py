@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.errors import InputError
-from streams.cli.common import add_broker_flags, add_config_flags, fold_config, need_broker
+from streams.cli.common import (
+    add_broker_flags,
+    add_config_flags,
+    fold_config,
+    need_broker,
+    telemetry_topic,
+)
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -192,17 +198,11 @@ def run_define(args: argparse.Namespace) -> int:
 
     from schemas.canonical import canonical_json
     from schemas.envelope import goal_defined
-    from streams.kafka import list_topics, produce_lines, topic_name
+    from streams.kafka import produce_lines
 
     goals = load_goals(args.file)
     broker = need_broker(args)
-    topic = topic_name(args.prefix, "telemetry")
-    partitions = asyncio.run(list_topics(broker, args.prefix)).get(topic)
-    if not partitions:
-        raise InputError(
-            f"topic {topic} not found on {broker}: create the topics first "
-            f"(agentfold topics create --prefix {args.prefix})"
-        )
+    topic, partitions = telemetry_topic(broker, args.prefix)
     now_ms = int(time.time() * 1000)
     lines = [canonical_json(goal_defined(g, now_ms)) for g in goals]
     asyncio.run(produce_lines(broker, topic, lines, partitions))

@@ -8,8 +8,7 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from schemas.errors import InputError
-from streams.cli.common import add_broker_flags, need_broker, open_input
+from streams.cli.common import add_broker_flags, need_broker, open_input, telemetry_topic
 
 if TYPE_CHECKING:
     from streams.cli.common import Subparsers
@@ -30,16 +29,10 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.kafka import list_topics, produce_lines, topic_name
+    from streams.kafka import produce_lines
 
     broker = need_broker(args)
-    topic = topic_name(args.prefix, "telemetry")
-    partitions = asyncio.run(list_topics(broker, args.prefix)).get(topic)
-    if not partitions:
-        raise InputError(
-            f"topic {topic} not found on {broker}: create the topics first "
-            f"(agentfold topics create --prefix {args.prefix})"
-        )
+    topic, partitions = telemetry_topic(broker, args.prefix)
     with ExitStack() as stack:
         source = open_input(args.input, stack)
         lines = [line for line in source.read().splitlines() if line.strip()]
