@@ -26,8 +26,12 @@ ATTRIBUTION = "attribution"
 DEADLETTER = "deadletter"
 TELEMETRY = "telemetry"
 GOAL_FACTS = "goalfacts"  # the goal stage's input, keyed by goal id (a repartition topic)
+GOALS = "goals"  # the goal stage's output: each goal's progress, keyed by goal id (compacted)
 EXECUTOR_LEDGER = "executor"  # the executor's "attempt started" records, not a fold output
+# What the per-partition fold writes (offline and replay write the same).
 OUTPUT_TOPICS: tuple[str, ...] = (RUNS, STAGNATION, HEALING, ATTRIBUTION, DEADLETTER, GOAL_FACTS)
+# Everything the worker writes: the fold's outputs and the goal stage's.
+LIVE_OUTPUT_TOPICS: tuple[str, ...] = (*OUTPUT_TOPICS, GOALS)
 
 # "none": no signal fired in the window (score 0): no metric samples, not silent, no
 # failures, no repetition.
@@ -310,6 +314,48 @@ class GoalFact(_Out):
     time: str | None = None
 
 
+class CriterionStatus(_Out):
+    description: str
+    met: bool
+    progress: float = Field(ge=0, le=1)
+    evidence: list[str] = Field(description="up to five relevant decisions with outcomes")
+
+
+class GoalViolation(_Out):
+    constraint_id: str
+    description: str
+    details: str
+    time: str
+    execution_id: str
+    stream_id: str
+
+
+class GoalMetrics(_Out):
+    total_decisions: int
+    successful_outcomes: int
+    failed_outcomes: int
+    success_rate: float
+    streams_active: int
+    executions_total: int
+
+
+class GoalRecord(_Out):
+    """A goal's progress (hive's OutcomeAggregator, docs/goals.md), written by the goal
+    stage whenever a fact changed it; the latest per goal id is the goal's state."""
+
+    goal_id: str
+    version: int
+    name: str
+    description: str
+    overall_progress: float = Field(ge=0, le=1)
+    criteria_status: dict[str, CriterionStatus]
+    targets: dict[str, float] = Field(description="each criterion's target rate")
+    constraint_violations: list[GoalViolation] = Field(description="the first 20, in time order")
+    violations_total: int
+    metrics: GoalMetrics
+    recommendation: Literal["complete", "adjust", "continue"]
+
+
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     RUNS: RunRecord,
     STAGNATION: StagnationRecord,
@@ -317,6 +363,7 @@ OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     ATTRIBUTION: AttributionChain,
     DEADLETTER: DeadLetter,
     GOAL_FACTS: GoalFact,
+    GOALS: GoalRecord,
 }
 
 

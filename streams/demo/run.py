@@ -32,7 +32,7 @@ from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope, goal_defined
 from schemas.errors import AgentfoldError
-from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import LIVE_OUTPUT_TOPICS, TELEMETRY
 from streams.demo.fleet import GOALS, PERSONAS, Persona, Timeline, now_ms
 from streams.demo.inbox import Inbox, inbox_handlers
 from streams.demo.view import DemoView
@@ -178,7 +178,7 @@ async def _watch_outputs(
     try:
         tps = [
             TopicPartition(topic_name(prefix, topic), p)
-            for topic in OUTPUT_TOPICS
+            for topic in LIVE_OUTPUT_TOPICS
             for p in range(partitions)
         ]
         consumer.assign(tps)

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from schemas.outputs import ATTRIBUTION, DEADLETTER, GOAL_FACTS, HEALING, RUNS, STAGNATION
+from schemas.outputs import ATTRIBUTION, DEADLETTER, GOALS, HEALING, RUNS, STAGNATION
 from schemas.timefmt import parse_rfc3339_ms
 from streams.healing.engine import AttemptResult
 from streams.views.render import (
@@ -18,6 +18,7 @@ from streams.views.render import (
     YELLOW,
     chain_line,
     dead_letter_line,
+    goal_line,
     healing_line,
     paint,
     run_line,
@@ -55,7 +56,6 @@ class DemoView:
         self.dead_letters: Counter[str] = Counter()
         self.planned_seen = 0
         self._seen_ids: set[str] = set()
-        self.goal_facts: list[dict[str, Any]] = []
         self.goals: dict[str, dict[str, Any]] = {}  # the latest progress record of each goal
         self._goal_shown: dict[str, tuple[int, str]] = {}
 
@@ -80,6 +80,9 @@ class DemoView:
 
     def on_record(self, topic: str, value: dict[str, Any]) -> None:
         """One output record, as read from its topic (redeliveries are ignored)."""
+        if topic == GOALS:  # a goal's latest progress: no id, each record supersedes
+            self._goal(value)
+            return
         rid = str(value.get("id"))
         if rid in self._seen_ids:
             return
@@ -90,7 +93,6 @@ class DemoView:
             HEALING: self._healing,
             ATTRIBUTION: self._chain,
             DEADLETTER: self._dead_letter,
-            GOAL_FACTS: self._goal_fact,
         }.get(topic)
         if handler is not None:
             handler(value)
@@ -139,22 +141,17 @@ class DemoView:
         self.dead_letters[reason] += 1
         self.say("dead", str(v.get("key") or "-"), dead_letter_line(v, self.colour))
 
-    def _goal_fact(self, v: dict[str, Any]) -> None:
-        """Goal progress as the facts arrive: a line when a goal's progress moves by a
-        tenth or its recommendation changes."""
-        from streams.views.goals import goal_line, goal_progress
-
-        self.goal_facts.append(v)
-        if v.get("kind") not in ("defined", "resolved"):
+    def _goal(self, v: dict[str, Any]) -> None:
+        """Goal progress as the worker's goal stage writes it: a line when a goal's
+        progress moves by a tenth or its recommendation changes."""
+        goal_id = str(v.get("goal_id"))
+        self.goals[goal_id] = v
+        progress = float(v.get("overall_progress") or 0)
+        shown = (int(progress * 10), str(v.get("recommendation")))
+        if self._goal_shown.get(goal_id) == shown:
             return
-        self.goals = goal_progress(self.goal_facts)
-        for goal_id, record in self.goals.items():
-            progress = float(record["overall_progress"])
-            shown = (int(progress * 10), str(record["recommendation"]))
-            if self._goal_shown.get(goal_id) == shown:
-                continue
-            self._goal_shown[goal_id] = shown
-            self.say("goal", goal_id, goal_line(record))
+        self._goal_shown[goal_id] = shown
+        self.say("goal", goal_id, goal_line(v, self.colour))
 
     def on_attempt(self, action: dict[str, Any], result: AttemptResult) -> None:
         ex = str(action.get("execution_id"))
@@ -194,8 +191,6 @@ class DemoView:
         if self.dead_letters:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.dead_letters.items()))
             self.out.write(f"  dead letters: {reasons}\n")
-        from streams.views.goals import goal_line
-
         for goal_id, record in sorted(self.goals.items()):
-            self.out.write(f"  goal {goal_id}: {goal_line(record)}\n")
+            self.out.write(f"  goal {goal_id}: {goal_line(record, self.colour)}\n")
         self.out.flush()

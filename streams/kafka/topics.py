@@ -14,6 +14,7 @@ from schemas.outputs import (
     DEADLETTER,
     EXECUTOR_LEDGER,
     GOAL_FACTS,
+    GOALS,
     HEALING,
     RUNS,
     STAGNATION,
@@ -52,6 +53,8 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(DEADLETTER, "delete", 4 * WEEK_MS),
     # Derived from the telemetry (a replay rebuilds it), kept as long as it.
     TopicSpec(GOAL_FACTS, "delete", -1),
+    # The latest record per goal is the goal's progress.
+    TopicSpec(GOALS, "compact", -1),
     # Kept as long as the plans it answers for: a retained plan's ledger record is too.
     TopicSpec(EXECUTOR_LEDGER, "delete", WEEK_MS),
 )

@@ -69,7 +69,7 @@ def run_replay(
         report = verify(
             req.bootstrap,
             req.prefix,
-            group_replay(result.records()),
+            group_replay(result.records(), result.partitions if req.execution is None else None),
             partitions=sorted(result.parts),
             execution=req.execution,
             input_ends={p: r.end for p, r in result.parts.items()},

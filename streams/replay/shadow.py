@@ -8,13 +8,16 @@ or is the replayed prefix itself) or when its output topics already hold records
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from schemas.canonical import canonical_json
 from schemas.errors import InputError
-from schemas.outputs import OUTPUT_TOPICS, TELEMETRY, OutputRecord
+from schemas.outputs import GOAL_FACTS, LIVE_OUTPUT_TOPICS, TELEMETRY, OutputRecord
 from streams.kafka import clients
+from streams.kafka.partitioner import output_partition
 from streams.kafka.topicio import end_offsets
 from streams.kafka.topics import create_topics, list_topics, topic_name
+from streams.views.goals import goal_records
 
 
 async def check_shadow_prefix(bootstrap: str, live_prefix: str, shadow_prefix: str) -> None:
@@ -33,7 +36,7 @@ async def check_shadow_prefix(bootstrap: str, live_prefix: str, shadow_prefix: s
             f"--to-prefix {shadow_prefix!r} is a live agentfold namespace "
             f"({shadow_prefix}.{TELEMETRY} exists); pick a prefix of its own"
         )
-    for topic in OUTPUT_TOPICS:
+    for topic in LIVE_OUTPUT_TOPICS:
         name = topic_name(shadow_prefix, topic)
         if name in existing:
             held = sum((await end_offsets(bootstrap, name)).values())
@@ -51,22 +54,32 @@ async def publish_shadow(
     partitions: int,
     records: Iterable[tuple[int, OutputRecord]],
 ) -> dict[str, int]:
-    """Write replayed records to <shadow_prefix>.<topic>, same partition and key."""
+    """Write replayed records to <shadow_prefix>.<topic>, same partition and key as the
+    worker writes them, and the goal stage's records of the replayed goal facts."""
     await check_shadow_prefix(bootstrap, live_prefix, shadow_prefix)
-    await create_topics(bootstrap, shadow_prefix, partitions, only=OUTPUT_TOPICS)
+    await create_topics(bootstrap, shadow_prefix, partitions, only=LIVE_OUTPUT_TOPICS)
     producer = clients.producer(bootstrap, linger_ms=10, max_request_size=4 << 20)
     await clients.start(producer, bootstrap)
     counts: dict[str, int] = {}
+    facts: list[dict[str, Any]] = []
+
+    async def send(p: int, record: OutputRecord) -> None:
+        key = record.key.encode() if record.key is not None else None
+        await producer.send(
+            topic_name(shadow_prefix, record.topic),
+            canonical_json(record.value),
+            key=key,
+            partition=output_partition(record.topic, record.key, p, partitions),
+        )
+        counts[record.topic] = counts.get(record.topic, 0) + 1
+
     try:
         for p, record in records:
-            key = record.key.encode() if record.key is not None else None
-            await producer.send(
-                topic_name(shadow_prefix, record.topic),
-                canonical_json(record.value),
-                key=key,
-                partition=p,
-            )
-            counts[record.topic] = counts.get(record.topic, 0) + 1
+            await send(p, record)
+            if record.topic == GOAL_FACTS:
+                facts.append(record.value)
+        for goal in goal_records(facts):
+            await send(0, goal)
         await producer.flush()
     finally:
         await clients.close(producer)

@@ -8,7 +8,11 @@ What counts as the same:
   live partition holds fewer records than the replay, the latest record per key is
   compared instead;
 - a partition whose start was removed by retention is compared from its first
-  surviving record on.
+  surviving record on;
+- goal facts are compared per partition of the fold that wrote them (`goalfacts` is
+  partitioned by goal id, and how workers interleave their facts in it is not the
+  log's to say), and goals by their latest record per goal: intermediate goal records
+  depend on that interleaving, the latest does not (processors/goalstage.py).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from typing import Any
 import orjson
 
 from schemas.canonical import canonical_json
-from schemas.outputs import OUTPUT_TOPICS, RUNS, TELEMETRY, OutputRecord
+from schemas.outputs import GOAL_FACTS, GOALS, LIVE_OUTPUT_TOPICS, RUNS, TELEMETRY, OutputRecord
+from streams.kafka.partitioner import output_partition
 from streams.kafka.topicio import end_offsets, read_topic
 from streams.kafka.topics import topic_name
 from streams.replay.rebuild import concerns
+from streams.views.goals import goal_records
 
 COMPACTED = {RUNS}
+LATEST_ONLY = {GOALS}  # compared by the latest record per key, always
 Slot = tuple[str, int]  # (logical topic, partition)
 
 
@@ -80,12 +87,23 @@ class VerifyReport:
         return sum(s.duplicates for s in self.slots.values())
 
 
-def group_replay(records: Iterable[tuple[int, OutputRecord]]) -> dict[Slot, list[Entry]]:
+def group_replay(
+    records: Iterable[tuple[int, OutputRecord]], partitions: int | None = None
+) -> dict[Slot, list[Entry]]:
+    """The replayed records by slot; with `partitions` (a whole replay: every
+    partition, every execution), the goal stage's records too."""
     out: dict[Slot, list[Entry]] = {}
+    facts = []
     for p, record in records:
         out.setdefault((record.topic, p), []).append(
             Entry(record.key, canonical_json(record.value))
         )
+        if record.topic == GOAL_FACTS:
+            facts.append(record.value)
+    if partitions is not None:
+        for goal in goal_records(facts):
+            q = output_partition(GOALS, goal.key, 0, partitions)
+            out.setdefault((GOALS, q), []).append(Entry(goal.key, canonical_json(goal.value)))
     return out
 
 
@@ -93,19 +111,36 @@ async def read_live(
     bootstrap: str, prefix: str, partitions: list[int] | None, execution: str | None
 ) -> dict[Slot, LiveSlot]:
     out: dict[Slot, LiveSlot] = {}
-    for topic in OUTPUT_TOPICS:
-        parts = await read_topic(bootstrap, topic_name(prefix, topic), partitions)
+    for topic in LIVE_OUTPUT_TOPICS:
+        # goalfacts and goals are partitioned by goal id: any partition may hold some
+        by_goal = topic in (GOAL_FACTS, GOALS)
+        parts = await read_topic(
+            bootstrap, topic_name(prefix, topic), None if by_goal else partitions
+        )
         for p, records in parts.items():
-            entries = []
+            # A first record past offset 0 means retention removed the start.
+            truncated = bool(records) and records[0].offset > 0
+            if topic != GOAL_FACTS:
+                out[(topic, p)] = LiveSlot([], truncated)
             for r in records:
                 key = r.key.decode("utf-8", errors="replace") if r.key is not None else None
-                if execution is not None:
+                slot = (topic, p)
+                if execution is not None or topic == GOAL_FACTS:
                     value = orjson.loads(r.value)
-                    if not concerns(OutputRecord(topic, key, value), execution):
+                    if execution is not None and not concerns(
+                        OutputRecord(topic, key, value), execution
+                    ):
                         continue
-                entries.append(Entry(key, r.value))
-            # A first record past offset 0 means retention removed the start.
-            out[(topic, p)] = LiveSlot(entries, bool(records) and records[0].offset > 0)
+                    if topic == GOAL_FACTS:  # the partition of the fold that wrote it
+                        slot = (topic, int(value["partition"]))
+                        if partitions is not None and slot[1] not in partitions:
+                            continue
+                live = out.setdefault(slot, LiveSlot([]))
+                live.entries.append(Entry(key, r.value))
+                live.truncated = live.truncated or truncated
+    for (topic, _), live in out.items():
+        if topic == GOAL_FACTS:  # the fold's order: its goals' facts are spread over partitions
+            live.entries.sort(key=lambda e: int(orjson.loads(e.value)["seq"]))
     return out
 
 
@@ -169,8 +204,14 @@ def _compare_slot(
 ) -> None:
     summary = report.slots.setdefault(slot, SlotSummary())
     summary.live, summary.replay = len(live_slot.entries), len(replay)
-    live = _dedupe(report, slot, live_slot.entries, summary)
     topic, p = slot
+    if topic in LATEST_ONLY:
+        summary.mode = "latest per key"
+        live, replay = _latest(live_slot.entries), _latest(replay)
+        summary.live = len(live)
+        _compare_latest(report, slot, live, replay)
+        return
+    live = _dedupe(report, slot, live_slot.entries, summary)
     if live_slot.truncated and live:
         first = live[0].id
         start = next((i for i, e in enumerate(replay) if e.id == first), None)
@@ -221,6 +262,28 @@ def _compare_slot(
         )
 
 
+def _compare_latest(
+    report: VerifyReport, slot: Slot, live: list[Entry], replay: list[Entry]
+) -> None:
+    """Latest records per key, compared key by key (their order is not the log's)."""
+    topic, p = slot
+    mine = {e.key: e for e in live}
+    theirs = {e.key: e for e in replay}
+    for i, key in enumerate(sorted(set(mine) | set(theirs), key=str)):
+        a, b = mine.get(key), theirs.get(key)
+        if a is None:
+            what = f"live has no record for {key}"
+        elif b is None:
+            what = f"live has a record for {key} the replay does not"
+        elif a.value != b.value:
+            what = f"latest records for {key} differ"
+        else:
+            continue
+        report.differences.append(
+            Difference(topic, p, i, what, a.value if a else None, b.value if b else None)
+        )
+
+
 def _latest(entries: list[Entry]) -> list[Entry]:
     latest: dict[str | None, Entry] = {}
     for e in entries:
@@ -252,7 +315,7 @@ def render_report(report: VerifyReport, prefix: str, show: int = 5) -> str:
         t[0] += s.live - s.duplicates - s.ahead
         t[1] += s.replay
     bad = {d.topic for d in report.differences}
-    for topic in OUTPUT_TOPICS:
+    for topic in LIVE_OUTPUT_TOPICS:
         if topic in per_topic:
             live_n, replay_n = per_topic[topic]
             verdict = "DIFFERENT" if topic in bad else "identical"

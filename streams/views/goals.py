@@ -6,63 +6,51 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from processors.goals import (
-    GoalDefinition,
-    GoalState,
-    apply_fact,
-    definition_from_json,
-    evaluate,
-    threshold,
-)
+from processors.goalstage import GoalSlot, fold_fact, goal_record
+from schemas.outputs import GOALS, OutputRecord
+from streams.views.render import goal_line
 
 Fact = Mapping[str, Any]
 EXECUTIONS_SHOWN = 20
+__all__ = ["goal_line", "goal_progress", "goal_records", "goal_text"]
+
+
+def _fold(
+    facts: Iterable[Fact], executions: dict[str, dict[int, set[str]]] | None = None
+) -> dict[str, GoalSlot]:
+    goals: dict[str, GoalSlot] = {}
+    for fact in facts:
+        value = dict(fact)
+        if fold_fact(goals, value) and executions is not None and value["kind"] == "decided":
+            by_version = executions.setdefault(str(value["goal_id"]), {})
+            by_version.setdefault(int(value["version"]), set()).add(str(value["execution_id"]))
+    return goals
+
+
+def goal_records(facts: Iterable[Fact]) -> list[OutputRecord]:
+    """The `goals` topic's latest record of each goal, as the live goal stage writes
+    it: the stage (processors/goalstage.py) run over the whole set. The facts may come
+    in any order that keeps each partition's own (the result does not depend on how
+    partitions interleave)."""
+    return [
+        OutputRecord(GOALS, goal_id, goal_record(slot))
+        for goal_id, slot in sorted(_fold(facts).items())
+        if slot.definition is not None
+    ]
 
 
 def goal_progress(facts: Iterable[Fact]) -> dict[str, dict[str, Any]]:
-    """Each goal's progress record, with its definition and executions. The facts may
-    come in any order that keeps each partition's own (the result does not depend on
-    how partitions interleave)."""
-    ordered = list(facts)
-    definitions: dict[str, dict[int, GoalDefinition]] = {}
-    for fact in ordered:
-        if fact["kind"] == "defined":
-            d = definition_from_json(dict(fact["definition"]))
-            definitions.setdefault(d.goal_id, {})[d.version] = d
-    states: dict[str, GoalState] = {}
+    """Each goal's record (`goal_records`), with its executions."""
     executions: dict[str, dict[int, set[str]]] = {}
-    for fact in ordered:
-        goal_id = str(fact["goal_id"])
-        versions = definitions.get(goal_id)
-        if not versions:
-            continue  # facts of a definition this log no longer holds
-        latest = versions[max(versions)]
-        state = states.setdefault(goal_id, GoalState(goal_id))
-        if apply_fact(state, latest, dict(fact)) and fact["kind"] == "decided":
-            by_version = executions.setdefault(goal_id, {})
-            by_version.setdefault(int(fact["version"]), set()).add(str(fact["execution_id"]))
     out: dict[str, dict[str, Any]] = {}
-    for goal_id, state in sorted(states.items()):
-        versions = definitions[goal_id]
-        definition = versions.get(state.version) or versions[max(versions)]
-        record = evaluate(state, definition)
-        record["name"] = definition.name
-        record["description"] = definition.description
-        record["targets"] = {c.id: threshold(c.target) for c in definition.criteria}
-        record["executions"] = sorted(executions.get(goal_id, {}).get(state.version, set()))
+    for goal_id, slot in sorted(_fold(facts, executions).items()):
+        if slot.definition is None:
+            continue
+        record = goal_record(slot)
+        versions = executions.get(goal_id, {})
+        record["executions"] = sorted(versions.get(slot.state.version, set()))
         out[goal_id] = record
     return out
-
-
-def goal_line(record: Mapping[str, Any]) -> str:
-    """One line: progress, criteria met, decisions, recommendation."""
-    criteria = record["criteria_status"]
-    met = sum(1 for c in criteria.values() if c["met"])
-    decisions = record["metrics"]["total_decisions"]
-    return (
-        f"progress {float(record['overall_progress']):.0%}, {met}/{len(criteria)} criteria "
-        f"met over {decisions} decisions → {record['recommendation']}"
-    )
 
 
 def goal_text(record: Mapping[str, Any]) -> str:

@@ -5,10 +5,18 @@ the demo all print through these, so a record reads the same everywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from schemas.outputs import ATTRIBUTION, DEADLETTER, GOAL_FACTS, HEALING, RUNS, STAGNATION
+from schemas.outputs import (
+    ATTRIBUTION,
+    DEADLETTER,
+    GOAL_FACTS,
+    GOALS,
+    HEALING,
+    RUNS,
+    STAGNATION,
+)
 
 RESET, DIM, RED, GREEN, YELLOW, CYAN = (
     "\033[0m",
@@ -127,8 +135,27 @@ def goal_fact_line(v: dict[str, Any], on: bool = False) -> str:
     return head
 
 
+def goal_line(v: Mapping[str, Any], on: bool = False) -> str:
+    """A goal's record in one line: progress, criteria met, decisions, recommendation."""
+    criteria = v.get("criteria_status") or {}
+    met = sum(1 for c in criteria.values() if c.get("met"))
+    decisions = (v.get("metrics") or {}).get("total_decisions", 0)
+    recommendation = str(v.get("recommendation"))
+    colour = GREEN if recommendation == "complete" else RED if recommendation == "adjust" else ""
+    shown = paint(recommendation, colour, on) if colour else recommendation
+    return (
+        f"progress {float(v.get('overall_progress') or 0):.0%}, {met}/{len(criteria)} criteria "
+        f"met over {decisions} decisions → {shown}"
+    )
+
+
+def goal_record_line(v: dict[str, Any], on: bool = False) -> str:
+    return f"goal {v.get('goal_id')} v{v.get('version')} · {goal_line(v, on)}"
+
+
 LINES: dict[str, Callable[[dict[str, Any], bool], str]] = {
     GOAL_FACTS: goal_fact_line,
+    GOALS: goal_record_line,
     RUNS: run_line,
     STAGNATION: window_line,
     HEALING: healing_line,

@@ -14,7 +14,7 @@ import orjson
 from aiokafka import TopicPartition
 
 from schemas.errors import InputError
-from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import LIVE_OUTPUT_TOPICS, TELEMETRY
 from streams.kafka import clients
 from streams.kafka.topicio import end_offsets
 from streams.kafka.topics import topic_name
@@ -76,8 +76,8 @@ def resolve_topic(name: str, prefix: str) -> tuple[str, str]:
     """(full topic name, logical name): `runs` → agentfold.runs; full names pass."""
     logical = name.rsplit(".", 1)[-1]
     full = name if "." in name else topic_name(prefix, name)
-    if logical not in (*OUTPUT_TOPICS, TELEMETRY):
-        known = ", ".join((TELEMETRY, *OUTPUT_TOPICS))
+    if logical not in (*LIVE_OUTPUT_TOPICS, TELEMETRY):
+        known = ", ".join((TELEMETRY, *LIVE_OUTPUT_TOPICS))
         raise InputError(f"unknown agentfold topic {name!r}; one of: {known}")
     return full, logical
 

@@ -36,11 +36,19 @@ from faust.types import TP
 from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope
-from schemas.outputs import ATTRIBUTION, OUTPUT_TOPICS, TELEMETRY, OutputRecord
+from schemas.outputs import (
+    ATTRIBUTION,
+    GOAL_FACTS,
+    GOALS,
+    LIVE_OUTPUT_TOPICS,
+    TELEMETRY,
+    OutputRecord,
+)
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.config import WorkerSettings
 from streams.folding.partition import FetchResult, LivePartition, MessageResult, Writes
 from streams.kafka import clients
+from streams.kafka.partitioner import output_partition
 from streams.kafka.topics import topic_name
 from streams.worker.faust_compat import (
     StateTable,
@@ -52,7 +60,8 @@ from streams.worker.faust_compat import (
     store_get,
 )
 from streams.worker.flusher import Flusher
-from streams.worker.reader import TelemetryReader
+from streams.worker.goals import GoalStage
+from streams.worker.reader import PartitionReader
 from streams.worker.restore import Restorer
 
 log = logging.getLogger("agentfold.worker")
@@ -126,7 +135,7 @@ class FoldWorker:
             ws.broker, cfg, changelog, self.counters, lambda key: store_get(self.table, key)
         )
         self._committed: dict[int, int] = {}  # partition -> offset the group last committed
-        self.reader = TelemetryReader(
+        self.reader = PartitionReader(
             ws.broker,
             self.telemetry.get_topic_name(),
             self.lives,
@@ -136,6 +145,24 @@ class FoldWorker:
             max_records=ws.fetch_max_records,
             on_crash=self.app.crash,
         )
+        # The goal stage of the goalfacts partitions numbered like the telemetry ones
+        # this worker owns. Exactly once it does not run: its writes would have to join
+        # Faust's transactions (docs/goals.md says how to get goal progress then).
+        self.goals: GoalStage | None = None
+        if not self.exactly_once:
+            self.goals = GoalStage(
+                ws.broker,
+                self._output_names[GOAL_FACTS],
+                self._output_names[GOALS],
+                changelog,
+                lambda *record: self.app.producer.send(*record),
+                self.restorer,
+                self.counters,
+                max_records=ws.fetch_max_records,
+                flush_interval_s=ws.flush_interval_s,
+                on_crash=self.app.crash,
+                clock=clock,
+            )
 
     def _build(self) -> faust.App:
         ws = self.ws
@@ -188,7 +215,7 @@ class FoldWorker:
         self.telemetry = app.topic(topic_name(prefix, TELEMETRY), partitions=ws.partitions, **raw)
         self.outputs = {
             name: app.topic(topic_name(prefix, name), partitions=ws.partitions, **raw)
-            for name in OUTPUT_TOPICS
+            for name in LIVE_OUTPUT_TOPICS
         }
         # bytes key/value types make the changelog raw too (a Schema would not).
         # `Table=StateTable` above makes every table of this app a StateTable.
@@ -213,6 +240,7 @@ class FoldWorker:
         if not self.exactly_once:
             app.timer(ws.flush_interval_s / 2, name="flush")(self._flush_timer)
             app.timer(ws.commit_interval_s, name="commit")(self._commit_timer)
+            app.timer(ws.flush_interval_s / 2, name="goal-flush")(self._goal_flush_timer)
         # Faust calls these with (app, partitions); its stubs declare only (sender, ...).
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         # on_before_shutdown: the consumer is stopped, the producer not yet.
@@ -287,7 +315,15 @@ class FoldWorker:
         for record in outputs:
             out_key = record.key.encode() if record.key is not None else None
             value = canonical_json(record.value)
-            pending.append(await send(names[record.topic], out_key, value, p, None, None))
+            partition = self._partition(record, p)
+            pending.append(await send(names[record.topic], out_key, value, partition, None, None))
+
+    def _partition(self, record: OutputRecord, p: int) -> int:
+        return output_partition(record.topic, record.key, p, self.ws.partitions)
+
+    async def _goal_flush_timer(self) -> None:
+        if self.goals is not None:
+            await self.goals.on_timer()
 
     async def _commit_timer(self) -> None:
         await self._commit_positions(self.reader.owned)
@@ -375,7 +411,9 @@ class FoldWorker:
             out_key = record.key.encode() if record.key is not None else None
             sent.append(
                 await self.outputs[record.topic].send(
-                    key=out_key, value=canonical_json(record.value), partition=p
+                    key=out_key,
+                    value=canonical_json(record.value),
+                    partition=self._partition(record, p),
                 )
             )
         await asyncio.gather(*sent)
@@ -408,6 +446,8 @@ class FoldWorker:
         if not self.exactly_once:
             await self.reader.stop()  # after the fetch being folded, if any
         await self.drain_writes()
+        if self.goals is not None:
+            await self.goals.stop()
         if not self.exactly_once:
             await self._commit_positions(set(self.lives))
         await self.restorer.stop()
@@ -451,6 +491,8 @@ class FoldWorker:
             return f"restoring partition(s) {sorted(self.restoring)}"
         if not self.exactly_once and (unread := self.reader.unread()):
             return f"restoring partition(s) {sorted(unread)}"
+        if self.goals is not None and (unread := self.goals.reader.unread()):
+            return f"restoring the goal stage of partition(s) {sorted(unread)}"
         if not self.app.producer.started:
             return "the producer is not up"
         return None
@@ -473,6 +515,9 @@ class FoldWorker:
             await self.drain_writes()
             await self._commit_positions(partitions)
             self.reader.release(partitions)
+        if self.goals is not None:
+            async with self.goals.reader.lock:
+                await self.goals.release(partitions)
         for p in partitions:
             self._committed.pop(p, None)
 
@@ -490,6 +535,9 @@ class FoldWorker:
         # Restored and read by the reader; Faust's consumer must not fetch them.
         async with self.reader.lock:
             self.reader.assign(partitions)
+        if self.goals is not None:
+            async with self.goals.reader.lock:
+                self.goals.assign(partitions)
         consumer = self.app.consumer
         skip_livelock_check(consumer, self.reader.topic)
         name = self.reader.topic

@@ -1,5 +1,7 @@
 """The telemetry hot path: the partitions Faust assigned, read a fetch at a time.
 
+(The goal stage reads its partitions of `goalfacts` the same way: streams/worker/goals.py.)
+
 Faust stays the application — its worker, signals, group membership, partition
 assignment and rebalance callbacks — but it does not hand telemetry to an agent message
 by message: its own per-message machinery costs more than folding a message. The
@@ -23,35 +25,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.folding.partition import LivePartition
 from streams.kafka import clients
 
 log = logging.getLogger("agentfold.worker")
 MiB = 1024 * 1024
 POLL_MS = 200  # an idle fetch returns this often, to pick up a new assignment
 
-Restore = Callable[[int], Awaitable[LivePartition]]
-Fold = Callable[[LivePartition, Sequence[Any]], Awaitable[None]]
+
+class Positioned(Protocol):
+    """What a reader needs of a partition's state: the next offset it folds."""
+
+    @property
+    def expected(self) -> int: ...
 
 
-class TelemetryReader:
-    """Reads the assigned telemetry partitions in fetches and hands each to `fold`."""
+S = TypeVar("S", bound=Positioned)
+
+
+class PartitionReader(Generic[S]):
+    """Reads the assigned partitions of one topic in fetches and hands each to `fold`,
+    after `restore` rebuilt the partition's state (`S`, kept in `lives`)."""
 
     def __init__(
         self,
         broker: str,
         topic: str,
-        lives: MutableMapping[int, LivePartition],
-        restore: Restore,
-        fold: Fold,
+        lives: MutableMapping[int, S],
+        restore: Callable[[int], Awaitable[S]],
+        fold: Callable[[S, Sequence[Any]], Awaitable[None]],
         restoring: set[int],
         *,
         max_records: int,
         on_crash: Callable[[BaseException], Awaitable[None]],
+        what: str = "telemetry",
     ) -> None:
         self.broker = broker
         self.topic = topic
@@ -61,6 +71,7 @@ class TelemetryReader:
         self.restoring = restoring  # partitions being restored (the readiness probe)
         self.max_records = max_records
         self._on_crash = on_crash
+        self.what = what  # for the log
         self.lock = asyncio.Lock()  # held while a fetch is folded and while partitions move
         self._owned: set[int] = set()  # assigned by the group
         self._ready: set[int] = set()  # restored, sought, read
@@ -150,7 +161,7 @@ class TelemetryReader:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a broken broker connection, a failed send: as Faust does
-            log.critical("telemetry reader failed: %r", exc)
+            log.critical("%s reader failed: %r", self.what, exc)
             await self._on_crash(exc)
 
     async def _fold_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
@@ -188,7 +199,8 @@ class TelemetryReader:
             self._ready = set(owned)
         if owned:
             log.info(
-                "reading telemetry partitions %s from offsets %s",
+                "reading %s partitions %s from offsets %s",
+                self.what,
                 owned,
                 [self.lives[p].expected for p in owned],
             )

@@ -16,6 +16,7 @@ fold de-duplicates).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,6 +58,9 @@ class Restorer:
         self.counters = counters
         self._store_get = store_get  # Faust's recovered store, for evidence only (None: none)
         self._reader: AIOKafkaConsumer | None = None
+        # One range read at a time: the fold's restores, the goal stage's and gap
+        # repairs share the consumer (and its assignment).
+        self._lock = asyncio.Lock()
         self._restored: set[int] = set()  # partitions restored at least once
 
     async def reader(self) -> AIOKafkaConsumer:
@@ -90,7 +94,7 @@ class Restorer:
 
     async def restore(self, partition: int) -> LivePartition:
         """The partition's fold, restored from its whole changelog partition."""
-        items, n_records = await self._read_changelog(partition)
+        items, n_records = await self.read_changelog(partition, is_state_key)
         # Evidence for the module docstring's reason: on a partition's first restore in
         # this process, Faust's store holds exactly what its recovery read.
         first = partition not in self._restored
@@ -118,25 +122,28 @@ class Restorer:
         )
         return live
 
-    async def _read_changelog(self, partition: int) -> tuple[dict[bytes, bytes], int]:
-        """The latest value of every key in one changelog partition, read in batches: a
-        broker that does not compact (the embedded one) keeps every flush's records, so
-        the log can be many times the table."""
+    async def read_changelog(
+        self, partition: int, keep: Callable[[bytes | None], bool]
+    ) -> tuple[dict[bytes, bytes], int]:
+        """The latest value of every key `keep` accepts in one changelog partition, read
+        in batches: a broker that does not compact (the embedded one) keeps every
+        flush's records, so the log can be many times the table."""
         end = (await end_offsets(self.broker, self.changelog)).get(partition, 0)
         items: dict[bytes, bytes] = {}
         n_records = 0
         if end == 0:
             return items, n_records
-        reader = await self.reader()
-        async for batch in iter_range(reader, self.changelog, partition, None, end):
-            n_records += len(batch)
-            for r in batch:
-                if r.key is None or not is_state_key(r.key):
-                    continue
-                if r.value:
-                    items[r.key] = r.value
-                else:
-                    items.pop(r.key, None)
+        async with self._lock:
+            reader = await self.reader()
+            async for batch in iter_range(reader, self.changelog, partition, None, end):
+                n_records += len(batch)
+                for r in batch:
+                    if r.key is None or not keep(r.key):
+                        continue
+                    if r.value:
+                        items[r.key] = r.value
+                    else:
+                        items.pop(r.key, None)
         return items, n_records
 
     async def fill_gap(self, live: LivePartition, topic: str, upto: int, refold: Refold) -> None:
@@ -149,5 +156,7 @@ class Restorer:
             start,
             upto - 1,
         )
-        for record in await fetch_range(await self.reader(), topic, live.partition, start, upto):
+        async with self._lock:
+            records = await fetch_range(await self.reader(), topic, live.partition, start, upto)
+        for record in records:
             await refold(live, record.key, record.value, topic, record.offset, record.timestamp)

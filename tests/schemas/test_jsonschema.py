@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 from schemas.events import KINDS
-from schemas.outputs import OUTPUT_TOPICS
+from schemas.outputs import LIVE_OUTPUT_TOPICS
 from streams.cli import main
 
 
 def test_schema_command_writes_one_file_per_type(tmp_path: Path) -> None:
     assert main(["schema", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert len(names) == len(KINDS) + len(OUTPUT_TOPICS)
+    assert len(names) == len(KINDS) + len(LIVE_OUTPUT_TOPICS)
     metric = json.loads((tmp_path / "agentfold.metric.schema.json").read_text())
     assert metric["properties"]["time"] == {
         "format": "date-time",

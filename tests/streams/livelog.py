@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -16,9 +17,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from processors.config import FoldConfig
-from schemas.outputs import OUTPUT_TOPICS
+from schemas.outputs import GOAL_FACTS, GOALS, OUTPUT_TOPICS
 from streams.folding.offline import OfflineFold
-from streams.kafka.topicio import read_topic, wait_caught_up
+from streams.kafka.topicio import end_offsets, read_topic, wait_caught_up
 from streams.worker.run import worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,14 +75,42 @@ class Worker:
         return self.proc.wait(timeout=30)
 
     def finish(self, timeout_s: float) -> None:
-        """Wait until the group has committed all input, then stop cleanly."""
+        """Wait until the group has committed all input and the goal stage has read all
+        goal facts, then stop cleanly."""
         try:
             asyncio.run(
                 wait_caught_up(self.broker, self.ns, f"{self.ns}.telemetry", timeout_s, settle_s=1)
             )
+            wait_goal_stage(self.broker, self.ns, timeout_s)
         finally:
             # A clean stop on SIGTERM exits 143, as shells expect (anything else: it failed)
             assert self.stop() == 128 + signal.SIGTERM, self.log.read_text()[-3000:]
+
+
+def goal_stage_positions(broker: str, ns: str) -> dict[int, int]:
+    """Per goalfacts partition, where the goal stage's last flush stands (its changelog
+    position records, b"n:<partition>")."""
+    positions: dict[int, int] = {}
+    for records in asyncio.run(read_topic(broker, f"{ns}-state-changelog")).values():
+        for r in records:
+            if r.key is not None and r.key.startswith(b"n:") and r.value:
+                positions[int(r.key[2:])] = int(orjson.loads(r.value)["next_offset"])
+    return positions
+
+
+def wait_goal_stage(broker: str, ns: str, timeout_s: float) -> None:
+    """Until the goal stage has flushed its position at the end of every goalfacts
+    partition."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ends = asyncio.run(end_offsets(broker, f"{ns}.{GOAL_FACTS}"))
+        at = goal_stage_positions(broker, ns)
+        behind = {p: (at.get(p, 0), end) for p, end in ends.items() if at.get(p, 0) < end}
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the goal stage is behind: (position, end) {behind}")
+        time.sleep(0.25)
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -101,23 +130,37 @@ def offline(
 
 
 def live(broker: str, ns: str, with_dead_letters: bool = False) -> tuple[Outputs, int]:
-    """Every output record, de-duplicated on its derived id; and how many were duplicates."""
+    """Every record the fold wrote, de-duplicated on its derived id, by (topic, the
+    partition of the fold that wrote it — for goal facts not the one they are in); and
+    how many were duplicates."""
     out: Outputs = {}
     dups = 0
     for topic in OUTPUT_TOPICS:
         if topic == "deadletter" and not with_dead_letters:
             continue
         parts = asyncio.run(read_topic(broker, f"{ns}.{topic}"))
+        seen: set[tuple[int, str]] = set()
         for p, records in parts.items():
-            seen: set[str] = set()
             for r in records:
-                rid = orjson.loads(r.value)["id"]
-                if rid in seen:
+                value = orjson.loads(r.value)
+                source = int(value["partition"]) if topic == GOAL_FACTS else p
+                if (source, value["id"]) in seen:
                     dups += 1
                     continue
-                seen.add(rid)
-                out.setdefault((topic, p), []).append(r.value)
+                seen.add((source, value["id"]))
+                out.setdefault((topic, source), []).append(r.value)
+    for (topic, _), values in out.items():
+        if topic == GOAL_FACTS:  # the fold's order: its facts are spread over partitions
+            values.sort(key=lambda v: int(orjson.loads(v)["seq"]))
     return out, dups
+
+
+def live_goals(broker: str, ns: str) -> dict[str, bytes]:
+    """The goal stage's latest record of each goal, as the compacted topic keeps it."""
+    parts = asyncio.run(read_topic(broker, f"{ns}.{GOALS}"))
+    return {
+        r.key.decode(): r.value for records in parts.values() for r in records if r.key is not None
+    }
 
 
 def dead_letter_reasons(broker: str, ns: str) -> Counter[str]:

@@ -81,3 +81,22 @@ def test_entries_compare_bytes_not_json_equality() -> None:
     a = Entry("k", orjson.dumps({"id": "a", "score": 1.0}))
     b = Entry("k", orjson.dumps({"id": "a", "score": 1}))
     assert not compare({("x", 0): LiveSlot([a])}, {("x", 0): [b]}).ok
+
+
+def goal(key: str, progress: float) -> Entry:
+    return Entry(key, canonical_json({"goal_id": key, "overall_progress": progress}))
+
+
+def test_goals_are_compared_by_their_latest_record_per_goal() -> None:
+    """The goal stage's intermediate records depend on how the folds' facts interleave;
+    its latest per goal does not."""
+    replay = {("goals", 1): [goal("g1", 0.5), goal("g2", 1.0)]}
+    live = {
+        ("goals", 1): LiveSlot([goal("g2", 0.2), goal("g1", 0.1), goal("g2", 1.0), goal("g1", 0.5)])
+    }
+    assert compare(live, replay).ok
+    stale = {("goals", 1): LiveSlot([goal("g1", 0.5), goal("g2", 0.2)])}
+    report = compare(stale, replay)
+    assert [d.what for d in report.differences] == ["latest records for g2 differ"]
+    missing = compare({("goals", 1): LiveSlot([goal("g1", 0.5)])}, replay)
+    assert [d.what for d in missing.differences] == ["live has no record for g2"]

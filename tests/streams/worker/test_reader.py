@@ -15,7 +15,7 @@ from streams.folding.partition import LivePartition
 from streams.kafka.topicio import end_offsets, produce_lines
 from streams.kafka.topics import create_topics
 from streams.testing import generate
-from streams.worker.reader import TelemetryReader
+from streams.worker.reader import PartitionReader
 from tests.streams.livelog import namespace
 
 pytestmark = pytest.mark.broker
@@ -59,7 +59,7 @@ async def _scenario(broker: str) -> None:
         crashes.append(exc)
 
     restoring: set[int] = set()
-    reader = TelemetryReader(
+    reader = PartitionReader(
         broker, topic, lives, restore, fold, restoring, max_records=50, on_crash=on_crash
     )
     try:

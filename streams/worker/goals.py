@@ -1,0 +1,211 @@
+"""The goal stage in the worker: its partitions of `goalfacts` folded into the
+compacted `goals` topic (processors/goalstage.py).
+
+`goalfacts` is partitioned by goal id, with as many partitions as telemetry; the worker
+that owns telemetry partition q runs the goal stage of `goalfacts` partition q too, so
+the stage scales with the group and moves with it. It reads its partitions a fetch at a
+time (streams/worker/reader.py), writes each changed goal's record to `goals` after
+every fetch, and keeps its state in the worker's changelog, beside the fold's:
+
+    b"g:<goal_id>" → {"p": q, "s": the goal's state and definition}
+    b"n:<q>"       → {"p": q, "next_offset": the goalfacts offset read up to}
+
+A flush writes every goal changed since the last one, then the position — after the
+goal records it covers are delivered. A flush cut short by a crash leaves some goals
+ahead of the position: on restore the stage reads from the position again, and each
+goal skips the facts it applied already (a goal keeps the number of the last fact it
+applied from each source partition). A fact the fold emitted twice (a refold after a
+crash) is skipped the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from processors.goalstage import GoalSlot, fold_fact, goal_record, slot_from_json, slot_to_json
+from schemas.canonical import canonical_json
+from streams.clock import SYSTEM_CLOCK, Clock
+from streams.worker.reader import PartitionReader
+from streams.worker.restore import Restorer
+
+log = logging.getLogger("agentfold.worker")
+GOAL_PREFIX = b"g:"
+POSITION_PREFIX = b"n:"
+
+# The producer's send: (topic, key, value, partition, timestamp, headers) → a future.
+Send = Callable[[str, bytes | None, bytes | None, int, None, None], Awaitable[Any]]
+
+
+def is_goal_key(key: bytes | None) -> bool:
+    return key is not None and key.startswith((GOAL_PREFIX, POSITION_PREFIX))
+
+
+def position_key(partition: int) -> bytes:
+    return POSITION_PREFIX + str(partition).encode("ascii")
+
+
+@dataclass(slots=True)
+class GoalPartition:
+    """One partition of the goal stage: its goals and where it stands in `goalfacts`."""
+
+    partition: int
+    expected: int = 0  # the next goalfacts offset to fold
+    goals: dict[str, GoalSlot] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)  # changed since the last flush
+    written: int = 0  # the position the last flush wrote
+
+    def restore(self, items: dict[bytes, bytes]) -> None:
+        for key, value in sorted(items.items()):
+            obj = orjson.loads(value)
+            if int(obj["p"]) != self.partition:
+                continue
+            if key.startswith(GOAL_PREFIX):
+                slot = slot_from_json(obj["s"])
+                self.goals[slot.state.goal_id] = slot
+            elif key == position_key(self.partition):
+                self.expected = self.written = int(obj["next_offset"])
+
+    def fold(self, records: Sequence[Any], counters: Counter[str]) -> list[str]:
+        """Fold one fetch; the goals it changed, in order."""
+        changed: dict[str, None] = {}
+        goals = self.goals
+        for r in records:
+            if r.offset < self.expected:
+                continue
+            self.expected = r.offset + 1
+            try:
+                fact = orjson.loads(r.value)
+                if fold_fact(goals, fact):
+                    changed[str(fact["goal_id"])] = None
+                    counters["goals.facts"] += 1
+                else:
+                    counters["goals.skipped"] += 1
+            except Exception as exc:  # the topic is ours, but anyone can write to it
+                counters["goals.bad_fact"] += 1
+                log.warning(
+                    "goalfacts partition %d offset %d: not a goal fact, skipped (%r)",
+                    self.partition,
+                    r.offset,
+                    exc,
+                )
+        self.dirty.update(changed)
+        return list(changed)
+
+
+class GoalStage:
+    """Owns the worker's partitions of the goal stage: reads, folds, writes, flushes."""
+
+    def __init__(
+        self,
+        broker: str,
+        facts_topic: str,
+        goals_topic: str,
+        changelog: str,
+        send: Send,
+        restorer: Restorer,
+        counters: Counter[str],
+        *,
+        max_records: int,
+        flush_interval_s: float,
+        on_crash: Callable[[BaseException], Awaitable[None]],
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.goals_topic = goals_topic
+        self.changelog = changelog
+        self._send = send
+        self._restorer = restorer
+        self.counters = counters
+        self.clock = clock
+        self.flush_interval_s = flush_interval_s
+        self.parts: dict[int, GoalPartition] = {}
+        self.restoring: set[int] = set()
+        self._pending: list[Any] = []  # deliveries of goal records since the last flush
+        self._flushing = asyncio.Lock()
+        self._flush_at = clock.monotonic() + flush_interval_s
+        self.reader: PartitionReader[GoalPartition] = PartitionReader(
+            broker,
+            facts_topic,
+            self.parts,
+            self._restore,
+            self._fold,
+            self.restoring,
+            max_records=max_records,
+            on_crash=on_crash,
+            what="goal facts",
+        )
+
+    async def _restore(self, partition: int) -> GoalPartition:
+        items, n_records = await self._restorer.read_changelog(partition, is_goal_key)
+        part = GoalPartition(partition)
+        part.restore(items)
+        log.info(
+            "goal stage partition %d: restored (%d goals, next offset %d, %d changelog records)",
+            partition,
+            len(part.goals),
+            part.expected,
+            n_records,
+        )
+        return part
+
+    async def _fold(self, part: GoalPartition, records: Sequence[Any]) -> None:
+        """Fold a fetch (the reader holds its lock) and write each changed goal's record."""
+        send, topic, p = self._send, self.goals_topic, part.partition
+        for goal_id in part.fold(records, self.counters):
+            slot = part.goals[goal_id]
+            if slot.definition is None:
+                continue
+            value = canonical_json(goal_record(slot))
+            self._pending.append(await send(topic, goal_id.encode(), value, p, None, None))
+            self.counters["out.goals"] += 1
+        if self.clock.monotonic() >= self._flush_at:
+            await self.flush()
+
+    async def on_timer(self) -> None:
+        """Flush a stage that went quiet (a busy one flushes as it folds)."""
+        if self.clock.monotonic() >= self._flush_at:
+            async with self.reader.lock:
+                await self.flush()
+
+    async def flush(self) -> None:
+        """Write the goals changed since the last flush, then each partition's position —
+        once the goal records they cover are delivered."""
+        self._flush_at = self.clock.monotonic() + self.flush_interval_s
+        writes: list[tuple[int, bytes, bytes]] = []
+        for p, part in sorted(self.parts.items()):
+            if not part.dirty and part.written == part.expected:
+                continue
+            for goal_id in sorted(part.dirty):
+                state = {"p": p, "s": slot_to_json(part.goals[goal_id])}
+                writes.append((p, GOAL_PREFIX + goal_id.encode(), orjson.dumps(state)))
+            part.dirty.clear()
+            part.written = part.expected
+            position = {"p": p, "next_offset": part.expected}
+            writes.append((p, position_key(p), orjson.dumps(position)))
+        pending, self._pending = self._pending, []
+        if not writes and not pending:
+            return
+        async with self._flushing:  # flushes land in the order they were taken
+            await asyncio.gather(*pending)
+            sent = [await self._send(self.changelog, k, v, p, None, None) for p, k, v in writes]
+            await asyncio.gather(*sent)
+        self.counters["goals.flushes"] += 1
+
+    def assign(self, partitions: set[int]) -> None:
+        self.reader.assign(partitions)
+
+    async def release(self, partitions: set[int]) -> None:
+        """Before `partitions` move (the caller holds the reader's lock): state written."""
+        await self.flush()
+        self.reader.release(partitions)
+
+    async def stop(self) -> None:
+        await self.reader.stop()
+        async with self.reader.lock:
+            await self.flush()
