@@ -8,6 +8,11 @@ becomes a `decided` fact; its outcome a `resolved` fact with the same score. Fac
 the `goalfacts` topic keyed by goal id, numbered per partition (`PartitionMeta.facts`,
 restored with the state, so a refold after a crash numbers them the same and the goal
 stage can skip what it applied: processors/goals.py).
+
+A constraint of the definition is violated — a `violation` fact — when a `problem` of
+the run names it (`constraint_id`), or when the run's totals first exceed the budget
+its `check` states (`tokens <= 5000`: processors/goals.py `budget`), at the event that
+took them past it; each budget once per run, since totals never decrease.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from typing import Any
 
 from processors.bounds import cap_text, json_size
 from processors.config import FoldConfig
-from processors.goals import definition_from_event, definition_json, relevant_criteria
-from processors.state import DecisionFacts, ExecState, PartitionState
+from processors.goals import (
+    BUDGET_METRICS,
+    Constraint,
+    GoalDefinition,
+    definition_from_event,
+    definition_json,
+    relevant_criteria,
+)
+from processors.state import DecisionFacts, ExecState, PartitionState, RunState
 from schemas.outputs import GOAL_FACTS, OutputRecord
-from schemas.records import Decision, GoalDefined, Outcome
+from schemas.records import Decision, GoalDefined, Outcome, Problem
+from schemas.timefmt import format_ms
+
+Totals = tuple[int, int, int, int]  # a run's totals, in BUDGET_METRICS' order
 
 
 def _fact(ps: PartitionState, kind: str, goal_id: str, version: int, **fields: Any) -> OutputRecord:
@@ -139,3 +154,72 @@ def on_outcome(
             success=ev.data.success,
         )
     )
+
+
+def goal_of(ps: PartitionState, run: RunState) -> GoalDefinition | None:
+    """The definition in force for the run's goal, if it is defined."""
+    return ps.meta.goals.get(run.goal_id) if run.goal_id else None
+
+
+def totals(run: RunState) -> Totals:
+    return (run.tokens, run.latency_ms, run.total_decisions, run.failed)
+
+
+def _violation(
+    ps: PartitionState,
+    ex: ExecState,
+    definition: GoalDefinition,
+    c: Constraint,
+    details: str,
+    t: int,
+    out: list[OutputRecord],
+) -> None:
+    out.append(
+        _fact(
+            ps,
+            "violation",
+            definition.goal_id,
+            definition.version,
+            execution_id=ex.execution_id,
+            stream_id=ex.run.stream_id,
+            constraint_id=c.id,
+            description=c.description,
+            details=details,
+            time=format_ms(t),
+        )
+    )
+
+
+def on_problem(
+    ps: PartitionState, ex: ExecState, ev: Problem, cfg: FoldConfig, out: list[OutputRecord]
+) -> None:
+    """A problem that names a constraint of its run's goal violates it."""
+    cid = ev.data.constraint_id
+    definition = goal_of(ps, ex.run) if cid is not None else None
+    if definition is None:
+        return
+    for c in definition.constraints:
+        if c.id == cid:
+            details = cap_text(ev.data.description, cfg.summary_text_max)
+            _violation(ps, ex, definition, c, details, ev.time, out)
+            return
+
+
+def check_budgets(
+    ps: PartitionState,
+    ex: ExecState,
+    definition: GoalDefinition,
+    before: Totals,
+    t: int,
+    out: list[OutputRecord],
+) -> None:
+    """The budgets the event just took the run's totals past."""
+    after = totals(ex.run)
+    if after == before:
+        return
+    for c in definition.constraints:
+        if not c.metric:
+            continue
+        i = BUDGET_METRICS.index(c.metric)
+        if before[i] <= c.limit < after[i]:
+            _violation(ps, ex, definition, c, f"{c.metric} {after[i]} > {c.limit}", t, out)

@@ -64,10 +64,39 @@ class Constraint:
     constraint_type: str = "hard"
     category: str = "general"
     check: str = ""
+    # the budget `check` states, if it states one (`budget`): what is measured, and the
+    # most a run may have of it; "" when the check is text the fold cannot evaluate
+    metric: str = ""
+    limit: int = 0
 
     @property
     def hard(self) -> bool:
         return self.constraint_type == "hard"  # G7: exactly "hard"
+
+
+# What a constraint's check may bound, per run: the run's totals as the runs topic
+# reports them.
+BUDGET_METRICS: Final = ("tokens", "latency_ms", "decisions", "failed_decisions")
+_BUDGET = re.compile(
+    r"^\s*(tokens|latency_ms|decisions|failed_decisions)\s*(<=|<)\s*([0-9]{1,18})\s*$"
+)
+
+
+def budget(check: str) -> tuple[str, int]:
+    """A check such as `tokens <= 5000` as (metric, the most a run may have): ("", 0)
+    when it is not a budget (upstream never ran checks; other text stays text)."""
+    m = _BUDGET.match(check)
+    if m is None:
+        return "", 0
+    value = int(m.group(3))
+    return m.group(1), value if m.group(2) == "<=" else value - 1
+
+
+def constraint(
+    cid: str, description: str, constraint_type: str, category: str, check: str
+) -> Constraint:
+    metric, limit = budget(check)
+    return Constraint(cid, description, constraint_type, category, check, metric, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +127,7 @@ def definition_from_event(data: Any, text_max: int) -> GoalDefinition:
         for c in data.success_criteria
     )
     constraints = tuple(
-        Constraint(c.id, cap(c.description), c.constraint_type, c.category, cap(c.check))
+        constraint(c.id, cap(c.description), c.constraint_type, c.category, cap(c.check))
         for c in data.constraints
     )
     return GoalDefinition(
@@ -157,7 +186,7 @@ def definition_from_json(o: dict[str, Any]) -> GoalDefinition:
             for c in o["success_criteria"]
         ),
         tuple(
-            Constraint(
+            constraint(
                 str(c["id"]),
                 str(c["description"]),
                 str(c["constraint_type"]),

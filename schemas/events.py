@@ -124,6 +124,8 @@ class ProblemData(_Model):
     decision_id: str | None = None
     root_cause: str | None = None
     suggested_fix: str | None = None
+    # The constraint of the run's goal this problem violates (docs/goals.md).
+    constraint_id: str | None = Field(default=None, max_length=256)
 
 
 class ActionStartedData(_Model):

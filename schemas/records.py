@@ -148,6 +148,7 @@ class ProblemData(Record):
         decision_id: str | None,
         root_cause: str | None,
         suggested_fix: str | None,
+        constraint_id: str | None = None,
     ) -> None:
         self.problem_id = problem_id
         self.severity = severity
@@ -155,6 +156,7 @@ class ProblemData(Record):
         self.decision_id = decision_id
         self.root_cause = root_cause
         self.suggested_fix = suggested_fix
+        self.constraint_id = constraint_id
 
 
 class ActionStartedData(Record):

@@ -201,6 +201,16 @@ GOALS: tuple[dict[str, object], ...] = (
         "success_criteria": [
             {"id": "sc-push", "description": "push each contact batch", "target": "80%"}
         ],
+        # a budget the fold checks: the syncer spends 90 tokens a push and pushes 20+
+        # times, and the constraint is hard (the recommendation becomes `adjust`)
+        "constraints": [
+            {
+                "id": "c-cost",
+                "description": "at most 1,200 tokens per sync",
+                "check": "tokens <= 1200",
+                "constraint_type": "hard",
+            }
+        ],
     },
 )
 

@@ -88,9 +88,9 @@ class VerifyReport:
 
 
 def group_replay(
-    records: Iterable[tuple[int, OutputRecord]], partitions: int | None = None
+    records: Iterable[tuple[int, OutputRecord]], partitions: int | None
 ) -> dict[Slot, list[Entry]]:
-    """The replayed records by slot; with `partitions` (a whole replay: every
+    """The replayed records by slot; with `partitions` (the telemetry's, for a whole replay: every
     partition, every execution), the goal stage's records too."""
     out: dict[Slot, list[Entry]] = {}
     facts = []

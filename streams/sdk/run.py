@@ -196,7 +196,10 @@ class Run:
         decision_id: str | None = None,
         root_cause: str | None = None,
         suggested_fix: str | None = None,
+        constraint_id: str | None = None,
     ) -> str:
+        """Report a problem; `constraint_id` names the constraint of the run's goal it
+        violates (a violation in the goal's progress, docs/goals.md)."""
         problem_id = f"prob_{self._problems}"
         done = self._record(
             "problem",
@@ -207,6 +210,7 @@ class Run:
                 "decision_id": decision_id,
                 "root_cause": root_cause,
                 "suggested_fix": suggested_fix,
+                **({"constraint_id": constraint_id} if constraint_id is not None else {}),
             },
             problem_id,
         )

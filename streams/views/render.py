@@ -143,9 +143,11 @@ def goal_line(v: Mapping[str, Any], on: bool = False) -> str:
     recommendation = str(v.get("recommendation"))
     colour = GREEN if recommendation == "complete" else RED if recommendation == "adjust" else ""
     shown = paint(recommendation, colour, on) if colour else recommendation
+    violations = int(v.get("violations_total") or 0)
+    broken = f", {violations} constraint violation(s)" if violations else ""
     return (
         f"progress {float(v.get('overall_progress') or 0):.0%}, {met}/{len(criteria)} criteria "
-        f"met over {decisions} decisions → {shown}"
+        f"met over {decisions} decisions{broken} → {shown}"
     )
 
 

@@ -108,3 +108,73 @@ def test_definitions_and_numbering_survive_a_restore() -> None:
     )
     (fact,) = [r.value for r in result.outputs if r.topic == GOAL_FACTS]
     assert fact["kind"] == "resolved" and fact["seq"] == 3 and fact["relevant"] == ["sc"]
+
+
+BUDGETED = {
+    "constraints": [
+        {"id": "c-tokens", "description": "stay within 100 tokens", "check": "tokens <= 100"},
+        {"id": "c-fail", "description": "fewer than 2 failures", "check": "failed_decisions < 2"},
+        {"id": "c-polite", "description": "be polite", "constraint_type": "soft"},
+        {"id": "c-text", "description": "no check the fold can run", "check": "tone is kind"},
+    ]
+}
+
+
+def violations(out: list[Any]) -> list[tuple[str, str, str]]:
+    return [
+        (f["execution_id"], f["constraint_id"], f["details"])
+        for f in facts(out)
+        if f["kind"] == "violation"
+    ]
+
+
+def test_a_budget_is_violated_once_per_run_at_the_event_that_crossed_it() -> None:
+    a, b = Agent("e1"), Agent("e2")
+    events = [
+        define(**BUDGETED),
+        a.start(1, goal_id="g"),
+        b.start(1, goal_id="g"),
+        a("decision", 2, decision_id="d0", intent="x"),
+        a("outcome", 3, decision_id="d0", success=True, tokens_used=60),
+        a("decision", 4, decision_id="d1", intent="x"),
+        a("outcome", 5, decision_id="d1", success=False, tokens_used=60),  # 120 > 100
+        a("decision", 6, decision_id="d2", intent="x"),
+        a("outcome", 7, decision_id="d2", success=False, tokens_used=500),  # again: no fact
+        b("decision", 2, decision_id="d0", intent="x"),
+        b("outcome", 3, decision_id="d0", success=True, tokens_used=100),  # at the limit: fine
+    ]
+    _, out = fold_all(events)
+    assert violations(out) == [
+        ("e1", "c-tokens", "tokens 120 > 100"),
+        ("e1", "c-fail", "failed_decisions 2 > 1"),
+    ]
+    first = next(f for f in facts(out) if f["kind"] == "violation")
+    assert first["time"] == format_ms(at(5)) and first["description"] == "stay within 100 tokens"
+
+
+def test_a_problem_naming_a_constraint_violates_it() -> None:
+    a, other = Agent("e1"), Agent("e2")
+    events = [
+        define(**BUDGETED),
+        a.start(1, goal_id="g"),
+        other.start(1, goal_id="undefined-goal"),
+        a("problem", 2, problem_id="p0", severity="warning", description="rude reply",
+          constraint_id="c-polite"),
+        a("problem", 3, problem_id="p1", severity="warning", description="no such",
+          constraint_id="c-unknown"),  # not a constraint of the goal: a problem only
+        a("problem", 4, problem_id="p2", severity="minor", description="no constraint"),
+        other("problem", 2, problem_id="p0", severity="warning", description="rude",
+              constraint_id="c-polite"),  # its goal is not defined
+    ]  # fmt: skip
+    _, out = fold_all(events)
+    assert violations(out) == [("e1", "c-polite", "rude reply")]
+
+
+def test_checks_that_are_budgets_and_those_that_are_not() -> None:
+    from processors.goals import budget
+
+    assert budget("tokens <= 5000") == ("tokens", 5000)
+    assert budget(" latency_ms<60000 ") == ("latency_ms", 59999)
+    assert budget("decisions <= 0") == ("decisions", 0)
+    for text in ("", "tokens >= 5", "cost <= 5", "tokens <= 5k", "tokens <= -1", "be kind"):
+        assert budget(text) == ("", 0), text

@@ -108,7 +108,7 @@ def test_goals_define_and_show(broker: str, tmp_path: Path) -> None:
     ns = namespace()
     asyncio.run(create_topics(broker, ns, 3))
     defined = cli(broker, ns, "goals", "define", str(ROOT / "examples/goals/support.toml"))
-    assert "defined goal support-triage version 1 (2 criteria, 1 constraints)" in defined
+    assert "defined goal support-triage version 1 (2 criteria, 2 constraints)" in defined
     lines = (ROOT / "examples" / "goals.jsonl").read_bytes().splitlines()
     asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, 3))
     shown = orjson.loads(cli(broker, ns, "goals", "show", "report-writer", "--json"))
@@ -117,6 +117,9 @@ def test_goals_define_and_show(broker: str, tmp_path: Path) -> None:
     text = cli(broker, ns, "goals", "show", "support-triage")
     assert text.startswith("=== Goal support-triage (version 1): Triage support tickets ===")
     assert "Recommendation: continue" in text and "[not met] sc-answer" in text
+    # the c-cost budget (tokens <= 500), detected by the fold: soft, so still `continue`
+    assert "Constraint violations (4):" in text
+    assert "  - c-cost in triage-001 at 2026-11-23T09:03:30.000Z: tokens 600 > 500" in text
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[goals]]\nid = "g"\nname = "no version"\n')

@@ -84,6 +84,11 @@ def test_make_demo_shows_the_loop_in_under_90s_and_cleans_up() -> None:
     assert "timed_out" in rows["exec-silent"] and "completion_timeout" in rows["exec-silent"]
     assert "0 planned" in rows["exec-healthy"]
     assert "dead letters: 1 invalid_json, 1 schema_violation, 1 unknown_type" in out
+    # goal progress from the worker's goal stage: moving, then each goal's recommendation
+    # (the failing syncer breaks sync-contacts' hard failure budget)
+    assert len(re.findall(r"goal +sync-contacts +progress", out)) >= 3, out
+    assert "goal grow-audience: progress 100%" in out and "→ complete" in out
+    assert re.search(r"goal sync-contacts: .*1 constraint violation\(s\) → adjust", out), out
     assert re.search(r"✓ offline fold of \d+ events = the \d+ records emitted live", out)
     port = re.search(r"embedded broker on 127\.0\.0\.1:(\d+)", out)
     assert port is not None, out[:500]

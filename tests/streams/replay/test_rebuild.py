@@ -53,7 +53,7 @@ def test_replay_equals_the_live_outputs_of_the_fleet(broker: str, fleet_ns: Live
         got, _ = live(broker, fleet_ns.ns, with_dead_letters=True)
         assert by_slot(result) == got, explain(by_slot(result), got)
         assert result.partitions == PARTITIONS and result.rejected == 4
-        assert verify(broker, fleet_ns.ns, group_replay(result.records())).ok
+        assert verify(broker, fleet_ns.ns, group_replay(result.records(), result.partitions)).ok
 
 
 def test_replay_equals_live_after_the_crash_tests_restarts(
@@ -63,7 +63,7 @@ def test_replay_equals_live_after_the_crash_tests_restarts(
     for result in rebuilt(ReplayRequest(broker, crashed_ns.ns, jobs=2)):
         assert result.jobs == 2
         assert by_slot(result) == got, explain(by_slot(result), got)
-        report = verify(broker, crashed_ns.ns, group_replay(result.records()))
+        report = verify(broker, crashed_ns.ns, group_replay(result.records(), result.partitions))
         assert report.ok, report.differences[:3]
         assert report.duplicates == dups
 
@@ -81,7 +81,7 @@ def test_replay_reproduces_the_dead_letters(broker: str, bad_input_ns: LiveLog) 
     for result in rebuilt(ReplayRequest(broker, bad_input_ns.ns)):
         letters = [r for _, r in result.records() if r.topic == "deadletter"]
         assert len(letters) == len(bad_input_ns.bad) + 1
-        report = verify(broker, bad_input_ns.ns, group_replay(result.records()))
+        report = verify(broker, bad_input_ns.ns, group_replay(result.records(), result.partitions))
         assert report.ok
         assert sum(s.live for (t, _), s in report.slots.items() if t == "deadletter") == 8
 
