@@ -17,7 +17,7 @@ from processors.config import FoldConfig
 from processors.fold import PartitionFold
 from schemas.canonical import canonical_json
 from schemas.codec import decode_message
-from schemas.outputs import OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import LIVE_OUTPUT_TOPICS, TELEMETRY
 from schemas.records import GoalDefined, Tick
 from schemas.timefmt import parse_rfc3339_ms
 from streams.cli import main
@@ -150,7 +150,7 @@ async def _copy_namespace(broker: str, src: str, dst: str, tamper: str | None = 
     producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=4 << 20)
     await producer.start()
     try:
-        for topic in (TELEMETRY, *OUTPUT_TOPICS):
+        for topic in (TELEMETRY, *LIVE_OUTPUT_TOPICS):
             parts = await read_topic(broker, f"{src}.{topic}")
             for p, records in parts.items():
                 for r in records:
