@@ -28,7 +28,16 @@ COUNTERS = {
     "state.records": ("agentfold_state_records", "changelog records written"),
     "gaps": ("agentfold_offset_gaps", "offset gaps repaired before folding"),
     "skipped_applied": ("agentfold_redelivered_messages", "messages skipped as folded before"),
+    "goals.facts": ("agentfold_goal_facts_applied", "goal facts the goal stage applied"),
+    "goals.skipped": (
+        "agentfold_goal_facts_skipped",
+        "goal facts skipped: applied before, of an older definition, or of no known goal",
+    ),
+    "goals.bad_fact": ("agentfold_goal_facts_invalid", "goalfacts records that are not goal facts"),
 }
+
+# Per goal stage partition: (next goalfacts offset, high watermark or None, goals held).
+GoalPositions = Callable[[], Mapping[int, tuple[int, int | None, int]]]
 
 
 @dataclass(slots=True)
@@ -40,6 +49,7 @@ class WorkerView:
     lives: Mapping[int, LivePartition]
     highwater: Callable[[int], int | None]
     now_ms: Callable[[], int]
+    goals: GoalPositions = dict  # the goal stage's partitions (none: it does not run)
 
 
 class WorkerCollector(Collector):
@@ -78,6 +88,22 @@ class WorkerCollector(Collector):
             "actions.",
         )
         yield from self._partitions()
+        yield from self._goal_stage()
+
+    def _goal_stage(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "agentfold_goal_stage_lag_messages",
+            "goal facts in the partition the goal stage has not applied yet",
+            labels=["partition"],
+        )
+        goals = GaugeMetricFamily(
+            "agentfold_goals", "goals held by the goal stage", labels=["partition"]
+        )
+        for p, (expected, high, n) in sorted(self.view.goals().items()):
+            if high is not None:
+                lag.add_metric([str(p)], max(0, high - expected))
+            goals.add_metric([str(p)], n)
+        yield from (lag, goals)
 
     def _partitions(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily(

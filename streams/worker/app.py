@@ -463,6 +463,8 @@ class FoldWorker:
 
         registry = CollectorRegistry()
         view = WorkerView(self.counters, self.lives, self._highwater, self.clock.now_ms)
+        if self.goals is not None:
+            view.goals = self.goals.positions
         registry.register(WorkerCollector(view))
         self.flusher.on_written = flush_histogram(registry).observe
         ws = self.ws

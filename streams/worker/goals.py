@@ -197,6 +197,14 @@ class GoalStage:
             await asyncio.gather(*sent)
         self.counters["goals.flushes"] += 1
 
+    def positions(self) -> dict[int, tuple[int, int | None, int]]:
+        """Per partition: next goalfacts offset, its high watermark (None: not read
+        yet), goals held — for the metrics."""
+        return {
+            p: (part.expected, self.reader.highwater(p), len(part.goals))
+            for p, part in sorted(self.parts.items())
+        }
+
     def assign(self, partitions: set[int]) -> None:
         self.reader.assign(partitions)
 

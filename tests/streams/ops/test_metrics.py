@@ -62,8 +62,17 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
         assert status == 200
         asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
         assert get(f"{base}/readyz") == (200, "ready\n")
-        status, text = get(f"{base}/metrics")
-        assert status == 200
+        facts_end = sum(asyncio.run(end_offsets(broker, f"{ns}.goalfacts")).values())
+        while True:  # the goal stage reads the goal facts the fold wrote
+            status, text = get(f"{base}/metrics")
+            assert status == 200
+            seen = samples(text)
+            read = seen.get(("agentfold_goal_facts_applied_total", ()), 0) + seen.get(
+                ("agentfold_goal_facts_skipped_total", ()), 0
+            )
+            if read == facts_end or time.monotonic() > deadline + 30:
+                break
+            time.sleep(0.2)
     finally:
         worker.stop()
     got = samples(text)
@@ -92,6 +101,12 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
     assert got[("agentfold_flush_duration_seconds_count", ())] >= 1
     assert any(name == "agentfold_actions_closed_total" for name, _ in got)
     assert "metrics on http://" in worker.log.read_text()
+    # the goal stage: the fleet's one defined goal (fix-build), every fact read
+    assert facts_end > 0 and got[("agentfold_goal_facts_applied_total", ())] > 0
+    goals = {dict(lb)["partition"]: v for (n, lb), v in got.items() if n == "agentfold_goals"}
+    assert sorted(goals.values()) == [0.0] * (len(goals) - 1) + [1.0]
+    stage_lag = [v for (n, _), v in got.items() if n == "agentfold_goal_stage_lag_messages"]
+    assert len(stage_lag) == PARTITIONS and not any(stage_lag)
 
 
 def test_the_executor_exposes_its_attempts(broker: str, tmp_path: Path) -> None:
