@@ -33,7 +33,7 @@ from schemas.codec import decode_event, decode_message  # noqa: E402
 from schemas.envelope import goal_defined  # noqa: E402
 from streams.folding.offline import OfflineFold  # noqa: E402
 from streams.kafka.partitioner import partition_for  # noqa: E402
-from streams.testing import generate  # noqa: E402
+from streams.testing import GOAL_G, generate  # noqa: E402
 
 
 def timed(
@@ -83,21 +83,7 @@ def main() -> None:
         for e, p in zip(events, routed, strict=True):
             folds[p].apply(e)
 
-    definition = decode_event(
-        goal_defined(
-            {
-                "goal_id": "g",
-                "version": 1,
-                "name": "bench goal",
-                "success_criteria": [
-                    {"id": "sc-choose", "description": "choose the next step", "weight": 0.5},
-                    {"id": "sc-act", "description": "act on the choice"},
-                    {"id": "sc-other", "description": "something else entirely"},
-                ],
-            },
-            events[0].time,
-        )
-    )
+    definition = decode_event(goal_defined(GOAL_G, events[0].time))
 
     def fold_goals() -> None:
         folds = [PartitionFold(cfg, p) for p in range(args.partitions)]

@@ -7,11 +7,15 @@ Stages, each reading the whole topic in a fresh consumer group:
   noop      a Faust agent that does nothing per message, on single-event messages
   unbatched `agentfold worker` on single-event messages (any producer that is not the SDK)
   batched   `agentfold worker` on SDK-style messages (one execution's events, ≤ 50 each)
+  goals     the same with the runs' goal defined: every decision scored, its facts
+            written to goalfacts and folded by the worker's goal stage into goals
+            (a fresh namespace per round: the stage reads every goal fact of it)
 Rounds alternate the stages (a slow spell of the machine hits them alike); printed are
 the median rate, the medians of the rounds' ratios to raw and to Quix (stages of one
 round run minutes apart at most; whole runs drift ±2× on these machines) and the CPU
 time per event (all threads of the process), which varies less with other load.
-Targets: unbatched ≥ 1.0× Quix; batched ≥ 3.0× Quix and ≥ 0.35× raw.
+Targets: unbatched ≥ 1.0× Quix; batched ≥ 3.0× Quix and ≥ 0.35× raw; goals ≥ 0.90×
+batched.
 
 Quix Streams is optional (`pip install '.[bench]'`); without it, its stage is skipped.
 """
@@ -35,7 +39,7 @@ from live import ROOT, Stage, Timing, noop_timing, timed_group, worker_timing
 
 from streams.kafka.topicio import produce_lines
 from streams.kafka.topics import create_topics
-from streams.testing import batched, generate
+from streams.testing import batched, generate, goal_g_line
 
 TARGETS = "unbatched ≥ 1.0× Quix; batched ≥ 3.0× Quix and ≥ 0.35× raw"
 
@@ -118,8 +122,13 @@ def main() -> None:
         noop = Stage("Faust no-op agent, 1 event/message", n)
         unbatched = Stage("agentfold worker, 1 event/message", n)
         batch = Stage("agentfold worker, SDK batches (≤ 50 events)", n)
+        goals = Stage("  the same, the runs' goal defined", n)
         env = dict(os.environ)
         for r in range(args.rounds):
+            ns_goals = f"{prefix}pg{r}"
+            asyncio.run(create_topics(bs, ns_goals, args.partitions))
+            goal_log = [goal_g_line(), *batches]
+            asyncio.run(produce_lines(bs, f"{ns_goals}.telemetry", goal_log, args.partitions))
             runs: list[tuple[Stage, Callable[[], Timing]]] = [
                 (raw, partial(raw_timing, bs, single_topic)),
                 (noop, partial(noop_timing, bs, ns_single, env, f"{prefix}pnoop-{r}")),
@@ -131,6 +140,7 @@ def main() -> None:
                     batch,
                     partial(worker_timing, bs, ns_batch, args.partitions, env, f"{ns_batch}-{r}"),
                 ),
+                (goals, partial(worker_timing, bs, ns_goals, args.partitions, env, ns_goals)),
             ]
             if quix is not None:
                 group = f"{prefix}pquix-{r}"
@@ -140,9 +150,11 @@ def main() -> None:
             for stage, timing in runs if r % 2 == 0 else reversed(runs):
                 stage.add(timing())
         print(f"  {'stage':<44} {'events/s':>9}   × raw   × Quix   CPU µs/event   runs")
-        for shown in (raw, quix, noop, unbatched, batch):
+        for shown in (raw, quix, noop, unbatched, batch, goals):
             if shown is not None:
                 print(row(shown, raw, quix))
+        g_batch = ratio_to(goals, batch) or 0.0
+        print(f"  goal stage cost: goals / batched = {g_batch:.2f} (target ≥ 0.90)")
     if quix is None:
         print(f"  targets ({TARGETS}): not judged without Quix Streams")
         return

@@ -13,11 +13,31 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from schemas.envelope import envelope
+from schemas.envelope import envelope, goal_defined
 from schemas.timefmt import parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T00:00:00Z")
 KINDS = ("metric", "metric", "decision", "outcome", "step", "observation")
+
+
+# The generated runs' goal ("g"), defined with three criteria: two that the generated
+# decisions bear on and one they never do — what scoring them costs.
+GOAL_G: dict[str, Any] = {
+    "goal_id": "g",
+    "version": 1,
+    "name": "bench goal",
+    "success_criteria": [
+        {"id": "sc-choose", "description": "choose the next step", "weight": 0.5},
+        {"id": "sc-act", "description": "act on the choice"},
+        {"id": "sc-other", "description": "something else entirely"},
+    ],
+}
+
+
+def goal_g_line(time_ms: int = T0) -> bytes:
+    """GOAL_G's `goal_defined` event (for `produce_lines`, which writes it to every
+    partition)."""
+    return orjson.dumps(goal_defined(GOAL_G, time_ms))
 
 
 def generate(n_events: int, n_executions: int, seed: int = 7) -> list[bytes]:
