@@ -1,4 +1,6 @@
-"""Fold state ⇄ table bytes. Keys: b"x:<execution_id>" and b"m:<partition>".
+"""Fold state ⇄ table bytes. Keys: b"x:<execution_id>" and b"m:<partition>" (the goal
+stage keeps b"g:<goal_id>" and b"n:<partition>" in the same changelog:
+streams/worker/goals.py).
 
 The worker writes state in *flushes* (streams/live.py): every so often, each execution
 changed since the last flush gets one record, then the partition's commit record
@@ -52,6 +54,8 @@ from schemas.canonical import exact_bytes
 
 EXEC_PREFIX = b"x:"
 META_PREFIX = b"m:"
+GOAL_PREFIX = b"g:"
+POSITION_PREFIX = b"n:"
 _OPTS = orjson.OPT_NON_STR_KEYS
 
 
@@ -61,6 +65,11 @@ def exec_key(execution_id: str) -> bytes:
 
 def meta_key(partition: int) -> bytes:
     return META_PREFIX + str(partition).encode("ascii")
+
+
+def position_key(partition: int) -> bytes:
+    """The goal stage's position in its goalfacts partition."""
+    return POSITION_PREFIX + str(partition).encode("ascii")
 
 
 MetaDict = dict[str, Any]

@@ -32,12 +32,11 @@ import orjson
 from processors.goalstage import GoalSlot, fold_fact, goal_record, slot_from_json, slot_to_json
 from schemas.canonical import canonical_json
 from streams.clock import SYSTEM_CLOCK, Clock
+from streams.folding.changelog import GOAL_PREFIX, POSITION_PREFIX, position_key
 from streams.worker.reader import PartitionReader
 from streams.worker.restore import Restorer
 
 log = logging.getLogger("agentfold.worker")
-GOAL_PREFIX = b"g:"
-POSITION_PREFIX = b"n:"
 
 # The producer's send: (topic, key, value, partition, timestamp, headers) → a future.
 Send = Callable[[str, bytes | None, bytes | None, int, None, None], Awaitable[Any]]
@@ -45,10 +44,6 @@ Send = Callable[[str, bytes | None, bytes | None, int, None, None], Awaitable[An
 
 def is_goal_key(key: bytes | None) -> bool:
     return key is not None and key.startswith((GOAL_PREFIX, POSITION_PREFIX))
-
-
-def position_key(partition: int) -> bytes:
-    return POSITION_PREFIX + str(partition).encode("ascii")
 
 
 @dataclass(slots=True)

@@ -20,8 +20,10 @@ def test_status_says_caught_up_or_how_far_behind(
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 1 + PARTITIONS and "caught up" in err
     # Stream time per partition, from the worker's last commit record: the fleet's day.
-    assert out.splitlines()[0].endswith("STREAM TIME")
-    assert all(row.split()[-1].startswith("2026-11-22T") for row in out.splitlines()[1:]), out
+    assert out.splitlines()[0].split()[-5:] == ["STREAM", "TIME", "GOAL", "FACTS", "LAG"]
+    assert all(row.split()[-2].startswith("2026-11-22T") for row in out.splitlines()[1:]), out
+    # the goal stage of every partition has applied every goal fact (the fleet defines one)
+    assert all(row.split()[-1] == "0" for row in out.splitlines()[1:]), out
 
     ns = namespace()  # produced, never folded
     asyncio.run(create_topics(broker, ns, PARTITIONS))
