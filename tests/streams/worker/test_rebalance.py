@@ -23,7 +23,16 @@ from streams.cli import main
 from streams.kafka.topicio import committed_offsets, produce_lines, read_topic, wait_caught_up
 from streams.kafka.topics import create_topics
 from streams.testing import batched, generate
-from tests.streams.livelog import FLEET, Worker, explain, lines_of, live, namespace, offline
+from tests.streams.livelog import (
+    FLEET,
+    Worker,
+    explain,
+    lines_of,
+    live,
+    namespace,
+    offline,
+    wait_goal_stage,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -89,6 +98,7 @@ class Group:
                     self.broker, self.ns, f"{self.ns}.telemetry", timeout_s, settle_s=1.5
                 )
             )
+            wait_goal_stage(self.broker, self.ns, timeout_s)
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n{self.logs()}") from None
         finally:
