@@ -7,15 +7,20 @@ the stage scales with the group and moves with it. It reads its partitions a fet
 time (streams/worker/reader.py), writes each changed goal's record to `goals` after
 every fetch, and keeps its state in the worker's changelog, beside the fold's:
 
-    b"g:<goal_id>" → {"p": q, "s": the goal's state and definition}
+    b"g:<goal_id>" → {"p": q, "at": offset, "s": the goal's state and definition}
     b"n:<q>"       → {"p": q, "next_offset": the goalfacts offset read up to}
 
-A flush writes every goal changed since the last one, then the position — after the
-goal records it covers are delivered. A flush cut short by a crash leaves some goals
-ahead of the position: on restore the stage reads from the position again, and each
-goal skips the facts it applied already (a goal keeps the number of the last fact it
-applied from each source partition). A fact the fold emitted twice (a refold after a
-crash) is skipped the same way.
+A flush — once the goal records it covers are delivered — writes every goal of the
+partition with the offset read up to (`at`), then that offset as the position (which
+`agentfold status` reports). A restore reads from the lowest `at` among its goals: each
+goal's state holds every fact before its `at`, and each goal skips the facts it applied
+already (it keeps the number of the last fact it applied from each source partition),
+so reading from further back is only slower. That covers a flush cut short by a crash
+(some goals a flush ahead of others), a fact the fold emitted twice (a refold after a
+crash), and a stale flush of a worker that lost the partition while it was stopped: it
+writes its older `at` with its older states, and the next restore reads from there.
+Every goal is rewritten by every flush that moved (goals are few: at most `goals_cap`),
+so no `at` stays behind and a restore reads at most from the last complete flush.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class GoalPartition:
     written: int = 0  # the position the last flush wrote
 
     def restore(self, items: dict[bytes, bytes]) -> None:
+        position, lowest = 0, None
         for key, value in sorted(items.items()):
             obj = orjson.loads(value)
             if int(obj["p"]) != self.partition:
@@ -64,8 +70,29 @@ class GoalPartition:
             if key.startswith(GOAL_PREFIX):
                 slot = slot_from_json(obj["s"])
                 self.goals[slot.state.goal_id] = slot
+                at = int(obj["at"])
+                lowest = at if lowest is None else min(lowest, at)
             elif key == position_key(self.partition):
-                self.expected = self.written = int(obj["next_offset"])
+                position = int(obj["next_offset"])
+        self.expected = self.written = position if lowest is None else lowest
+
+    def snapshot(self) -> list[tuple[bytes, bytes]]:
+        """The changelog records of a flush: every goal at the offset read up to, then
+        that offset — none when nothing moved since the last one."""
+        if not self.dirty and self.written == self.expected:
+            return []
+        p, at = self.partition, self.expected
+        out = [
+            (
+                GOAL_PREFIX + goal_id.encode(),
+                orjson.dumps({"p": p, "at": at, "s": slot_to_json(slot)}),
+            )
+            for goal_id, slot in sorted(self.goals.items())
+        ]
+        out.append((position_key(p), orjson.dumps({"p": p, "next_offset": at})))
+        self.dirty.clear()
+        self.written = at
+        return out
 
     def fold(self, records: Sequence[Any], counters: Counter[str]) -> list[str]:
         """Fold one fetch; the goals it changed, in order."""
@@ -169,20 +196,10 @@ class GoalStage:
                 await self.flush()
 
     async def flush(self) -> None:
-        """Write the goals changed since the last flush, then each partition's position —
-        once the goal records they cover are delivered."""
+        """Write every goal of each partition that moved since the last flush, then its
+        position — once the goal records they cover are delivered."""
         self._flush_at = self.clock.monotonic() + self.flush_interval_s
-        writes: list[tuple[int, bytes, bytes]] = []
-        for p, part in sorted(self.parts.items()):
-            if not part.dirty and part.written == part.expected:
-                continue
-            for goal_id in sorted(part.dirty):
-                state = {"p": p, "s": slot_to_json(part.goals[goal_id])}
-                writes.append((p, GOAL_PREFIX + goal_id.encode(), orjson.dumps(state)))
-            part.dirty.clear()
-            part.written = part.expected
-            position = {"p": p, "next_offset": part.expected}
-            writes.append((p, position_key(p), orjson.dumps(position)))
+        writes = [(p, k, v) for p, part in sorted(self.parts.items()) for k, v in part.snapshot()]
         pending, self._pending = self._pending, []
         if not writes and not pending:
             return
