@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import statistics
 import subprocess
@@ -48,7 +49,7 @@ from ceiling import raw_consume
 from streams.kafka.broker import free_port
 from streams.kafka.topicio import end_offsets, group_positions, produce_lines
 from streams.kafka.topics import create_topics
-from streams.testing import batched, generate, iter_batched, iter_generate
+from streams.testing import batched, generate, goal_g_line, iter_batched, iter_generate
 from streams.worker.run import worker_argv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,11 +135,14 @@ def rss_mib(pid: int) -> float:
 
 
 def rss_stage(bootstrap: str, ns: str, n_events: int, n_executions: int, partitions: int) -> None:
-    """(e): produce a long log, run the worker over it, sample its RSS per quarter."""
+    """(e): produce a long log, run the worker over it (goal stage included), sample its
+    RSS per quarter."""
     asyncio.run(create_topics(bootstrap, ns, partitions))
     # Executions take turns (500 at a time, each a 50-event run): the log grows, the
-    # working set does not. 10-event messages interleave the executions' runs.
-    log = iter_batched(iter_generate(n_events, n_executions, seed=11, concurrent=500), 10)
+    # working set does not. 10-event messages interleave the executions' runs. Their
+    # goal is defined: every decision becomes goal facts, folded by the goal stage.
+    runs = iter_batched(iter_generate(n_events, n_executions, seed=11, concurrent=500), 10)
+    log = itertools.chain([goal_g_line()], runs)
     asyncio.run(produce_lines(bootstrap, f"{ns}.telemetry", log, partitions))
     marks: dict[float, float] = {}
 
