@@ -63,14 +63,17 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
         asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
         assert get(f"{base}/readyz") == (200, "ready\n")
         facts_end = sum(asyncio.run(end_offsets(broker, f"{ns}.goalfacts")).values())
-        while True:  # the goal stage reads the goal facts the fold wrote
+        # The goal stage reads the goal facts the fold wrote, and a flush is written on
+        # the flush timer: both may trail the commit that said "caught up".
+        while True:
             status, text = get(f"{base}/metrics")
             assert status == 200
             seen = samples(text)
             read = seen.get(("agentfold_goal_facts_applied_total", ()), 0) + seen.get(
                 ("agentfold_goal_facts_skipped_total", ()), 0
             )
-            if read == facts_end or time.monotonic() > deadline + 30:
+            flushed = seen.get(("agentfold_flush_duration_seconds_count", ()), 0)
+            if (read == facts_end and flushed) or time.monotonic() > deadline + 30:
                 break
             time.sleep(0.2)
     finally:
