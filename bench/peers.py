@@ -154,7 +154,15 @@ def main() -> None:
             if shown is not None:
                 print(row(shown, raw, quix))
         g_batch = ratio_to(goals, batch) or 0.0
-        print(f"  goal stage cost: goals / batched = {g_batch:.2f} (target ≥ 0.90)")
+        cpu = (
+            f"×{statistics.median(goals.cpu_us) / statistics.median(batch.cpu_us):.2f}"
+            if goals.cpu_us and batch.cpu_us
+            else "×?"
+        )
+        print(
+            f"  goal stage cost: goals / batched = {g_batch:.2f} (target ≥ 0.90); CPU per "
+            f"event {cpu} (every run under a goal: the worst case)"
+        )
     if quix is None:
         print(f"  targets ({TARGETS}): not judged without Quix Streams")
         return

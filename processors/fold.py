@@ -391,7 +391,7 @@ def _decision(
     run = ex.run
     index = run.total_decisions
     definition = goalfacts.goal_of(f.state, run)
-    before = goalfacts.totals(run) if definition is not None else None
+    before = goalfacts.totals(run) if definition and definition.constraints else None
     runs.on_decision(ex, ev, f.cfg)
     if run.total_decisions > index and run.goal_id:  # taken (not a repeated id)
         facts = run.pending[ev.data.decision_id][4]
@@ -404,7 +404,7 @@ def _decision(
 def _outcome(f: PartitionFold, ex: ExecState, ev: Outcome, acc: WindowAcc | None, out: Out) -> None:
     pending = ex.run.pending.get(ev.data.decision_id)
     definition = goalfacts.goal_of(f.state, ex.run)
-    before = goalfacts.totals(ex.run) if definition is not None else None
+    before = goalfacts.totals(ex.run) if definition and definition.constraints else None
     runs.on_outcome(ex, ev, acc, f.cfg)
     if pending is not None and pending[4].goal_version:
         goalfacts.on_outcome(f.state, ex, ev, pending[0], pending[4], out)
@@ -423,7 +423,7 @@ def _run_ended(
     f: PartitionFold, ex: ExecState, ev: RunEnded, acc: WindowAcc | None, out: Out
 ) -> None:
     definition = goalfacts.goal_of(f.state, ex.run)
-    before = goalfacts.totals(ex.run) if definition is not None else None
+    before = goalfacts.totals(ex.run) if definition and definition.constraints else None
     record = runs.on_run_ended(ex, ev, f.cfg)
     if definition is not None and before is not None:
         goalfacts.check_budgets(f.state, ex, definition, before, ev.time, out)

@@ -131,7 +131,10 @@ def test_peers_bench(broker: str) -> None:
         found = re.search(re.escape(label) + r"\s+([\d,]+)\s+[\d.]+\s+([\d.]+|-)\s+[\d.]+\s", out)
         assert found is not None, f"no row for {label!r} in:\n{out}"
         assert int(found.group(1).replace(",", "")) > 0, found.group(0)
-    assert re.search(r"goal stage cost: goals / batched = [\d.]+ \(target ≥ 0.90\)", out), out
+    assert re.search(
+        r"goal stage cost: goals / batched = [\d.]+ \(target ≥ 0.90\); CPU per event ×([\d.]+|\?)",
+        out,
+    ), out
     if has_quix:
         assert re.search(r"targets: unbatched ≥ 1.0× Quix → (met|NOT met) \([\d.]+\)", out), out
     else:

@@ -32,8 +32,8 @@ from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import envelope, goal_defined
 from schemas.errors import AgentfoldError
+from schemas.outputs import GOAL_FACTS, LIVE_OUTPUT_TOPICS, TELEMETRY
 from schemas.outputs import GOALS as GOALS_TOPIC
-from schemas.outputs import LIVE_OUTPUT_TOPICS, TELEMETRY
 from streams.demo.fleet import GOALS, PERSONAS, Persona, Timeline, now_ms
 from streams.demo.inbox import Inbox, inbox_handlers
 from streams.demo.view import DemoView
@@ -180,6 +180,7 @@ async def _watch_outputs(
         tps = [
             TopicPartition(topic_name(prefix, topic), p)
             for topic in LIVE_OUTPUT_TOPICS
+            if topic != GOAL_FACTS  # the view shows the goal stage's records instead
             for p in range(partitions)
         ]
         consumer.assign(tps)

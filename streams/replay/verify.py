@@ -26,6 +26,7 @@ import orjson
 
 from schemas.canonical import canonical_json
 from schemas.outputs import GOAL_FACTS, GOALS, LIVE_OUTPUT_TOPICS, RUNS, TELEMETRY, OutputRecord
+from streams.folding.goalfacts import unpack
 from streams.kafka.partitioner import output_partition
 from streams.kafka.topicio import end_offsets, read_topic
 from streams.kafka.topics import topic_name
@@ -124,24 +125,41 @@ async def read_live(
                 out[(topic, p)] = LiveSlot([], truncated)
             for r in records:
                 key = r.key.decode("utf-8", errors="replace") if r.key is not None else None
-                slot = (topic, p)
-                if execution is not None or topic == GOAL_FACTS:
-                    value = orjson.loads(r.value)
-                    if execution is not None and not concerns(
-                        OutputRecord(topic, key, value), execution
-                    ):
-                        continue
-                    if topic == GOAL_FACTS:  # the partition of the fold that wrote it
-                        slot = (topic, int(value["partition"]))
-                        if partitions is not None and slot[1] not in partitions:
-                            continue
-                live = out.setdefault(slot, LiveSlot([]))
+                if topic == GOAL_FACTS:
+                    _add_facts(out, key, r.value, truncated, partitions, execution)
+                    continue
+                if execution is not None and not concerns(
+                    OutputRecord(topic, key, orjson.loads(r.value)), execution
+                ):
+                    continue
+                live = out.setdefault((topic, p), LiveSlot([]))
                 live.entries.append(Entry(key, r.value))
                 live.truncated = live.truncated or truncated
     for (topic, _), live in out.items():
         if topic == GOAL_FACTS:  # the fold's order: its goals' facts are spread over partitions
             live.entries.sort(key=lambda e: int(orjson.loads(e.value)["seq"]))
     return out
+
+
+def _add_facts(
+    out: dict[Slot, LiveSlot],
+    key: str | None,
+    value: bytes,
+    truncated: bool,
+    partitions: list[int] | None,
+    execution: str | None,
+) -> None:
+    """A goalfacts message's facts, each in the slot of the fold partition that wrote
+    it (a message carries one goal's facts of one fetch: streams/folding/goalfacts.py)."""
+    for fact in unpack(value):
+        if execution is not None and not concerns(OutputRecord(GOAL_FACTS, key, fact), execution):
+            continue
+        slot = (GOAL_FACTS, int(fact["partition"]))
+        if partitions is not None and slot[1] not in partitions:
+            continue
+        live = out.setdefault(slot, LiveSlot([]))
+        live.entries.append(Entry(key, canonical_json(fact)))
+        live.truncated = live.truncated or truncated
 
 
 def verify(

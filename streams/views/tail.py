@@ -14,7 +14,7 @@ import orjson
 from aiokafka import TopicPartition
 
 from schemas.errors import InputError
-from schemas.outputs import LIVE_OUTPUT_TOPICS, TELEMETRY
+from schemas.outputs import GOAL_FACTS, LIVE_OUTPUT_TOPICS, TELEMETRY
 from streams.kafka import clients
 from streams.kafka.topicio import end_offsets
 from streams.kafka.topics import topic_name
@@ -56,6 +56,8 @@ def format_record(
     if logical == TELEMETRY:
         events = doc if isinstance(doc, list) else [doc]
         return [f"{head} {_event(e, colour)}" for e in events]
+    if logical == GOAL_FACTS and isinstance(doc, list):  # one goal's facts of one fetch
+        return [f"{head} {about(logical, d)}  {describe(logical, d, colour)}" for d in doc]
     if logical not in LINES or not isinstance(doc, dict):
         return [f"{head} {value[:160].decode('utf-8', errors='replace')}"]
     return [f"{head} {about(logical, doc)}  {describe(logical, doc, colour)}"]

@@ -46,6 +46,7 @@ from schemas.outputs import (
 )
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.config import WorkerSettings
+from streams.folding import goalfacts
 from streams.folding.partition import FetchResult, LivePartition, MessageResult, Writes
 from streams.kafka import clients
 from streams.kafka.partitioner import output_partition
@@ -308,15 +309,21 @@ class FoldWorker:
     async def _send_outputs(self, outputs: list[OutputRecord], p: int) -> None:
         """Straight to the producer: Faust's per-record topic machinery (channels,
         FutureMessage, callbacks) costs several times the send itself. The flusher
-        waits for their delivery before it writes the state that covers them."""
+        waits for their delivery before it writes the state that covers them. Goal
+        facts go one message per goal (streams/folding/goalfacts.py)."""
         send = self.app.producer.send
         names = self._output_names
         pending = self.flusher.pending
-        for record in outputs:
+        others, facts = goalfacts.pack(outputs)
+        for record in others:
             out_key = record.key.encode() if record.key is not None else None
             value = canonical_json(record.value)
-            partition = self._partition(record, p)
-            pending.append(await send(names[record.topic], out_key, value, partition, None, None))
+            pending.append(await send(names[record.topic], out_key, value, p, None, None))
+        for goal, value in facts:
+            partition = self._partition(OutputRecord(GOAL_FACTS, goal, {}), p)
+            pending.append(
+                await send(names[GOAL_FACTS], goal.encode(), value, partition, None, None)
+            )
 
     def _partition(self, record: OutputRecord, p: int) -> int:
         return output_partition(record.topic, record.key, p, self.ws.partitions)
@@ -407,13 +414,20 @@ class FoldWorker:
         p = live.partition
         self._count(result, 1, p, [offset] if "fold_error" in result.rejected else [])
         sent = []
-        for record in result.outputs:
+        others, facts = goalfacts.pack(result.outputs)
+        for record in others:
             out_key = record.key.encode() if record.key is not None else None
             sent.append(
                 await self.outputs[record.topic].send(
-                    key=out_key,
-                    value=canonical_json(record.value),
-                    partition=self._partition(record, p),
+                    key=out_key, value=canonical_json(record.value), partition=p
+                )
+            )
+        for goal, value in facts:
+            sent.append(
+                await self.outputs[GOAL_FACTS].send(
+                    key=goal.encode(),
+                    value=value,
+                    partition=self._partition(OutputRecord(GOAL_FACTS, goal, {}), p),
                 )
             )
         await asyncio.gather(*sent)

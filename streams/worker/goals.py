@@ -38,6 +38,7 @@ from processors.goalstage import GoalSlot, fold_fact, goal_record, slot_from_jso
 from schemas.canonical import canonical_json
 from streams.clock import SYSTEM_CLOCK, Clock
 from streams.folding.changelog import GOAL_PREFIX, POSITION_PREFIX, position_key
+from streams.folding.goalfacts import unpack
 from streams.worker.reader import PartitionReader
 from streams.worker.restore import Restorer
 
@@ -103,12 +104,12 @@ class GoalPartition:
                 continue
             self.expected = r.offset + 1
             try:
-                fact = orjson.loads(r.value)
-                if fold_fact(goals, fact):
-                    changed[str(fact["goal_id"])] = None
-                    counters["goals.facts"] += 1
-                else:
-                    counters["goals.skipped"] += 1
+                for fact in unpack(r.value):
+                    if fold_fact(goals, fact):
+                        changed[str(fact["goal_id"])] = None
+                        counters["goals.facts"] += 1
+                    else:
+                        counters["goals.skipped"] += 1
             except Exception as exc:  # the topic is ours, but anyone can write to it
                 counters["goals.bad_fact"] += 1
                 log.warning(

@@ -17,7 +17,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from processors.config import FoldConfig
+from schemas.canonical import canonical_json
 from schemas.outputs import GOAL_FACTS, GOALS, OUTPUT_TOPICS
+from streams.folding.goalfacts import unpack
 from streams.folding.offline import OfflineFold
 from streams.kafka.topicio import end_offsets, read_topic, wait_caught_up
 from streams.worker.run import worker_argv
@@ -142,13 +144,16 @@ def live(broker: str, ns: str, with_dead_letters: bool = False) -> tuple[Outputs
         seen: set[tuple[int, str]] = set()
         for p, records in parts.items():
             for r in records:
-                value = orjson.loads(r.value)
-                source = int(value["partition"]) if topic == GOAL_FACTS else p
-                if (source, value["id"]) in seen:
-                    dups += 1
-                    continue
-                seen.add((source, value["id"]))
-                out.setdefault((topic, source), []).append(r.value)
+                # a goalfacts message holds one goal's facts of one fetch
+                values = unpack(r.value) if topic == GOAL_FACTS else [orjson.loads(r.value)]
+                for value in values:
+                    source = int(value["partition"]) if topic == GOAL_FACTS else p
+                    if (source, value["id"]) in seen:
+                        dups += 1
+                        continue
+                    seen.add((source, value["id"]))
+                    raw = canonical_json(value) if topic == GOAL_FACTS else r.value
+                    out.setdefault((topic, source), []).append(raw)
     for (topic, _), values in out.items():
         if topic == GOAL_FACTS:  # the fold's order: its facts are spread over partitions
             values.sort(key=lambda v: int(orjson.loads(v)["seq"]))

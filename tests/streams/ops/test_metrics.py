@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.codec import decode_message
 from schemas.records import KIND_OF
+from streams.folding.goalfacts import unpack
 from streams.kafka.broker import free_port
 from streams.kafka.topicio import end_offsets, produce_lines, read_topic, wait_caught_up
 from streams.kafka.topics import create_topics
@@ -62,7 +63,8 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
         assert status == 200
         asyncio.run(wait_caught_up(broker, ns, f"{ns}.telemetry", 90, settle_s=1))
         assert get(f"{base}/readyz") == (200, "ready\n")
-        facts_end = sum(asyncio.run(end_offsets(broker, f"{ns}.goalfacts")).values())
+        facts = asyncio.run(read_topic(broker, f"{ns}.goalfacts"))
+        facts_end = sum(len(unpack(r.value)) for records in facts.values() for r in records)
         # The goal stage reads the goal facts the fold wrote, and a flush is written on
         # the flush timer: both may trail the commit that said "caught up".
         while True:
@@ -105,6 +107,7 @@ def test_a_live_worker_exposes_its_counters_lag_and_probes(broker: str, tmp_path
     assert any(name == "agentfold_actions_closed_total" for name, _ in got)
     assert "metrics on http://" in worker.log.read_text()
     # the goal stage: the fleet's one defined goal (fix-build), every fact read
+    assert facts_end > sum(len(records) for records in facts.values())  # batched per goal
     assert facts_end > 0 and got[("agentfold_goal_facts_applied_total", ())] > 0
     goals = {dict(lb)["partition"]: v for (n, lb), v in got.items() if n == "agentfold_goals"}
     assert sorted(goals.values()) == [0.0] * (len(goals) - 1) + [1.0]
