@@ -13,6 +13,7 @@ import pytest
 from processors.config import FoldConfig
 from schemas.canonical import canonical_json
 from schemas.envelope import goal_defined
+from schemas.outputs import GOALS, OutputRecord, validate_output
 from streams.cli import main
 from streams.cli.goals import load_goals
 from streams.folding.offline import OfflineFold
@@ -66,6 +67,8 @@ def test_two_workers_fold_two_goals_exactly_as_offline(broker: str, tmp_path: Pa
     expected = expected_goals(lines)
     assert sorted(expected) == goals
     assert all(orjson.loads(v)["metrics"]["total_decisions"] > 0 for v in expected.values())
+    # support-triage's c-cost budget (tokens <= 500) is broken by four tickets
+    assert orjson.loads(expected["support-triage"])["violations_total"] == 4
 
     asyncio.run(create_topics(broker, ns, PARTITIONS))
     asyncio.run(produce_lines(broker, f"{ns}.telemetry", lines, PARTITIONS))
@@ -78,6 +81,8 @@ def test_two_workers_fold_two_goals_exactly_as_offline(broker: str, tmp_path: Pa
         workers[1].stop()
     got = live_goals(broker, ns)
     assert got == expected, explain(got, expected)
+    for goal, value in got.items():  # on contract (the goals topic's JSON Schema)
+        validate_output(OutputRecord(GOALS, goal, orjson.loads(value)))
     # every goal's records are in its goal's partition, facts and progress alike
     for topic in ("goalfacts", "goals"):
         parts = asyncio.run(read_topic(broker, f"{ns}.{topic}"))
