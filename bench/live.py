@@ -84,8 +84,10 @@ def timed_group(
     busy (neither untouched nor caught up). Commits land every commit interval (0.5 s),
     so the commit that reports "caught up" comes up to an interval after the work
     ended; timing to it would add that idle wait to a run of a few seconds. When fewer
-    than two commits fall inside the work, the span runs from the last untouched poll
-    to caught up instead (conservative: it includes part of the start-up)."""
+    than two commits fall inside the work, or they cover less than half of the log (a
+    short run: polls 0.1 s apart then time a sliver of it, and the extrapolation once
+    gave a worker 5× its real rate), the span runs from the last untouched poll to
+    caught up instead (conservative: it includes part of the start-up)."""
     total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
     procs = [
         subprocess.Popen(
@@ -111,7 +113,7 @@ def timed_group(
                 busy.append((now, lag, cpu))
             if lag == 0:
                 # (Lag only shrinks while a group works; a rewind would fall back.)
-                if len(busy) >= 2 and busy[0][1] > busy[-1][1]:
+                if len(busy) >= 2 and busy[0][1] - busy[-1][1] >= total / 2:
                     (t0, lag0, cpu0), (t1, lag1, cpu1) = busy[0], busy[-1]
                     scale = total / (lag0 - lag1)
                     return Timing((t1 - t0) * scale, (cpu1 - cpu0) * scale)
