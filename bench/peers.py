@@ -154,9 +154,10 @@ def main() -> None:
             if shown is not None:
                 print(row(shown, raw, quix))
         g_batch = ratio_to(goals, batch) or 0.0
-        cpu = (
-            f"×{statistics.median(goals.cpu_us) / statistics.median(batch.cpu_us):.2f}"
-            if goals.cpu_us and batch.cpu_us
+        base_cpu = statistics.median(batch.cpu_us) if batch.cpu_us else 0.0
+        cpu = (  # a tiny run can take no measurable CPU time
+            f"×{statistics.median(goals.cpu_us) / base_cpu:.2f}"
+            if goals.cpu_us and base_cpu > 0
             else "×?"
         )
         print(
