@@ -49,7 +49,7 @@ from streams.config import WorkerSettings
 from streams.folding import goalfacts
 from streams.folding.partition import FetchResult, LivePartition, MessageResult, Writes
 from streams.kafka import clients
-from streams.kafka.partitioner import output_partition
+from streams.kafka.partitioner import partition_for
 from streams.kafka.topics import topic_name
 from streams.worker.faust_compat import (
     StateTable,
@@ -320,13 +320,10 @@ class FoldWorker:
             value = canonical_json(record.value)
             pending.append(await send(names[record.topic], out_key, value, p, None, None))
         for goal, value in facts:
-            partition = self._partition(OutputRecord(GOAL_FACTS, goal, {}), p)
+            partition = partition_for(goal, self.ws.partitions)
             pending.append(
                 await send(names[GOAL_FACTS], goal.encode(), value, partition, None, None)
             )
-
-    def _partition(self, record: OutputRecord, p: int) -> int:
-        return output_partition(record.topic, record.key, p, self.ws.partitions)
 
     async def _goal_flush_timer(self) -> None:
         if self.goals is not None:
@@ -427,7 +424,7 @@ class FoldWorker:
                 await self.outputs[GOAL_FACTS].send(
                     key=goal.encode(),
                     value=value,
-                    partition=self._partition(OutputRecord(GOAL_FACTS, goal, {}), p),
+                    partition=partition_for(goal, self.ws.partitions),
                 )
             )
         await asyncio.gather(*sent)
