@@ -164,6 +164,9 @@ class FoldWorker:
                 on_crash=self.app.crash,
                 clock=clock,
             )
+        # Built before the app starts, so the histogram sees the first flush even when
+        # the fold gets there before the metrics server is up.
+        self._registry: Any = self._metrics_registry() if ws.web_port else None
 
     def _build(self) -> faust.App:
         ws = self.ws
@@ -467,10 +470,10 @@ class FoldWorker:
 
     # ─── metrics and probes ────────────────────────────────────────────────────────
 
-    async def _serve_web(self) -> None:
+    def _metrics_registry(self) -> Any:
         from prometheus_client import CollectorRegistry
 
-        from streams.ops import Probes, WorkerCollector, WorkerView, serve
+        from streams.ops import WorkerCollector, WorkerView
 
         registry = CollectorRegistry()
         view = WorkerView(self.counters, self.lives, self._highwater, self.clock.now_ms)
@@ -478,8 +481,13 @@ class FoldWorker:
             view.goals = self.goals.positions
         registry.register(WorkerCollector(view))
         self.flusher.on_written = flush_histogram(registry).observe
+        return registry
+
+    async def _serve_web(self) -> None:
+        from streams.ops import Probes, serve
+
         ws = self.ws
-        self._web = await serve(Probes(registry, self._not_ready), ws.web_host, ws.web_port)
+        self._web = await serve(Probes(self._registry, self._not_ready), ws.web_host, ws.web_port)
         if self._web is not None:
             print(
                 f"agentfold worker: metrics on http://{ws.web_host}:{ws.web_port}/metrics "
