@@ -118,18 +118,29 @@ class PartitionFold:
     # ─── entry point ───────────────────────────────────────────────────────────────
 
     def apply(self, ev: Event) -> Out:
+        """Fold a message of one event."""
         out: Out = []
         self.apply_into(ev, out)
+        self.end_message(out)
         return out
 
     def apply_all(self, events: list[Event], out: Out) -> None:
-        """Apply events in order, appending their outputs to `out` (one call per
-        message: the loop runs compiled)."""
+        """Fold one message's events in order, appending their outputs to `out` (the
+        loop runs compiled)."""
         for ev in events:
             self.apply_into(ev, out)
+        self.end_message(out)
+
+    def end_message(self, out: Out) -> None:
+        """Close the message being folded: what it did to each goal is emitted, summed
+        (processors/goalfacts.py). A driver folding a message event by event
+        (`apply_into`) calls it after the last one, before any snapshot."""
+        if self.state.tallies:
+            goalfacts.end_message(self.state, out)
 
     def apply_into(self, ev: Event, out: Out) -> None:
-        """`apply`, appending the outputs to `out`."""
+        """Fold one event of the message being folded, appending its outputs to `out`
+        (`end_message` closes the message)."""
         ps = self.state
         meta = ps.meta
         t = ev.time
@@ -395,7 +406,7 @@ def _decision(
     runs.on_decision(ex, ev, f.cfg)
     if run.total_decisions > index and run.goal_id:  # taken (not a repeated id)
         facts = run.pending[ev.data.decision_id][4]
-        goalfacts.on_decision(f.state, ex, ev, index, facts, f.cfg, out)
+        goalfacts.on_decision(f.state, ex, ev, index, facts, f.cfg)
     if definition is not None and before is not None:
         goalfacts.check_budgets(f.state, ex, definition, before, ev.time, out)
 
@@ -407,7 +418,7 @@ def _outcome(f: PartitionFold, ex: ExecState, ev: Outcome, acc: WindowAcc | None
     before = goalfacts.totals(ex.run) if definition and definition.constraints else None
     runs.on_outcome(ex, ev, acc, f.cfg)
     if pending is not None and pending[4].goal_version:
-        goalfacts.on_outcome(f.state, ex, ev, pending[0], pending[4], out)
+        goalfacts.on_outcome(f.state, ex, ev, pending[0], pending[4])
     if definition is not None and before is not None:
         goalfacts.check_budgets(f.state, ex, definition, before, ev.time, out)
 

@@ -1,14 +1,15 @@
 """Goal progress — hive's OutcomeAggregator (SEEDS-GOALS §2), as a fold over goal facts.
 
-The per-partition fold turns each decision of a run whose goal is defined into facts
-(`decided` when it is made, `resolved` when its outcome arrives) and each detected
-constraint violation into a `violation` fact; this module folds a goal's facts into its
-progress. Its state is counters and a few bounded lists, every one of them a function
-of the *set* of facts, not of the order partitions deliver them in: counts add up, the
-evidence is the first five relevant decisions in a total order of decisions (event
-time, execution, decision index), the violations kept are the first ones in the same
-kind of order. A decision's facts come from one partition, in log order, so `resolved`
-never overtakes its `decided`.
+The per-partition fold sums what each message does to a goal — its decisions, their
+outcomes, each scored against the goal's criteria — into a `tally` fact, and turns each
+detected constraint violation into a `violation` fact (processors/goalfacts.py); this
+module folds a goal's facts into its progress. Its state is counters and a few bounded
+lists, every one of them a function of the *set* of decisions and outcomes, not of the
+order partitions deliver them in: counts add up, the evidence is the first five
+relevant decisions in a total order of decisions (event time, execution, decision
+index, decision id), the violations kept are the first ones in the same kind of order.
+A decision's facts come from one partition, in log order, so its outcome never
+overtakes it.
 
 Deliberate differences from upstream (SEEDS-GOALS §5): the id test is membership of
 the decision's active constraints, not a substring of the list's text (§5.1); keywords
@@ -286,15 +287,6 @@ class GoalState:
     applied: dict[int, int] = field(default_factory=dict)
 
 
-def _order(fact: dict[str, Any]) -> Order:
-    return (
-        int(fact["time_ms"]),
-        str(fact["execution_id"]),
-        int(fact["index"]),
-        str(fact["decision_id"]),
-    )
-
-
 def apply_fact(
     state: GoalState,
     definition: GoalDefinition,
@@ -304,47 +296,18 @@ def apply_fact(
 ) -> bool:
     """Fold one fact; False if it was skipped (redelivered, or of another version)."""
     version = int(fact["version"])
+    position = int(fact["seq"])
+    source = int(fact["partition"])
+    if position <= state.applied.get(source, 0):
+        return False  # applied already (a refold emits the same facts again)
     if version < state.version:
         return False  # the definition changed since: facts of the old one no longer count
     if version > state.version:
         _reset(state, version)
-    position = int(fact["seq"])
-    source = int(fact["partition"])
-    if position <= state.applied.get(source, 0):
-        return False
     state.applied[source] = position
     kind = fact["kind"]
-    if kind == "decided":
-        state.decisions += 1
-        if fact.get("first_of_run"):
-            state.executions += 1
-        stream = str(fact["stream_id"])
-        if stream not in state.streams and len(state.streams) < streams_cap:
-            state.streams[stream] = None
-        order = _order(fact)
-        for cid in fact["relevant"]:
-            acc = state.criteria.setdefault(cid, CriterionAcc())
-            acc.relevant += 1
-            first = acc.first
-            if len(first) < EVIDENCE or order < max(first):
-                first[order] = [fact["decision_id"], fact["intent"], None]
-                if len(first) > EVIDENCE:
-                    del first[max(first)]
-    elif kind == "resolved":
-        ok = bool(fact["success"])
-        if ok:
-            state.succeeded += 1
-        else:
-            state.failed += 1
-        order = _order(fact)
-        for cid in fact["relevant"]:
-            acc = state.criteria.setdefault(cid, CriterionAcc())
-            acc.resolved += 1
-            if ok:
-                acc.succeeded += 1
-            kept_entry = acc.first.get(order)
-            if kept_entry is not None:
-                kept_entry[2] = ok
+    if kind == "tally":
+        _apply_tally(state, fact, streams_cap)
     elif kind == "violation":
         state.violations_total += 1
         hard = any(c.id == fact["constraint_id"] and c.hard for c in definition.constraints)
@@ -357,6 +320,56 @@ def apply_fact(
         kept.sort(key=lambda v: (v["time"], v["execution_id"], v["constraint_id"], v["details"]))
         del kept[violations_kept:]
     return True
+
+
+def _apply_tally(state: GoalState, fact: dict[str, Any], streams_cap: int) -> None:
+    """A message's decisions and outcomes for the goal, summed (processors/goalfacts.py):
+    its evidence candidates in, then their outcomes. Read whole before anything is
+    applied, so a malformed fact changes nothing."""
+    counts = [int(fact[k]) for k in ("decisions", "succeeded", "failed")]
+    runs = len(fact["runs"])
+    streams = [str(s) for s in fact["streams"]]
+    sums = [(str(cid), int(a), int(b), int(c)) for cid, (a, b, c) in fact["criteria"].items()]
+    scored = {cid for cid, *_ in sums}
+    decided = [
+        ((int(t), str(x), int(i), str(d)), str(intent), [str(c) for c in cids])
+        for t, x, i, d, intent, cids in fact["decided"]
+    ]
+    resolved = [
+        ((int(t), str(x), int(i), str(d)), bool(ok), [str(c) for c in cids])
+        for t, x, i, d, ok, cids in fact["resolved"]
+    ]
+    if any(c not in scored for _, _, cids in decided for c in cids):
+        raise ValueError("a tally's evidence names a criterion it does not count")
+    state.decisions += counts[0]
+    state.succeeded += counts[1]
+    state.failed += counts[2]
+    state.executions += runs
+    kept = state.streams
+    for stream in streams:
+        if stream not in kept and len(kept) < streams_cap:
+            kept[stream] = None
+    criteria = state.criteria
+    for cid, relevant, resolved_n, succeeded in sums:
+        acc = criteria.get(cid)
+        if acc is None:
+            acc = criteria[cid] = CriterionAcc()
+        acc.relevant += relevant
+        acc.resolved += resolved_n
+        acc.succeeded += succeeded
+    for order, intent, cids in decided:
+        for cid in cids:
+            first = criteria[cid].first
+            if len(first) < EVIDENCE or order < max(first):
+                first[order] = [order[3], intent, None]
+                if len(first) > EVIDENCE:
+                    del first[max(first)]
+    for order, ok, cids in resolved:
+        for cid in cids:
+            acc = criteria.get(cid)
+            entry = acc.first.get(order) if acc is not None else None
+            if entry is not None:
+                entry[2] = ok
 
 
 def _reset(state: GoalState, version: int) -> None:

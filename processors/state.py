@@ -103,10 +103,32 @@ class DecisionFacts:
     goal_version: int = 0  # the goal definition it was scored under (0: none defined)
     goal_relevant: list[str] = field(default_factory=list)  # criteria it bears on
     goal_time_ms: int = 0  # the decision's event time (orders the goal's evidence)
+    # the criteria it may be evidence for: among the partition's first EVIDENCE relevant
+    # decisions of each when it was folded (processors/goalfacts.py); only their outcomes
+    # travel one by one
+    goal_evidence: list[str] = field(default_factory=list)
 
 
 # A decision waiting for its outcome: (index, node_id, intent, chosen_option_id, facts).
 Pending = tuple[int, str, str, str, DecisionFacts]
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one message did to one goal, summed (processors/goalfacts.py): emitted as
+    one `tally` fact when the message is folded, never kept in the state."""
+
+    version: int
+    decisions: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    runs: list[str] = field(default_factory=list)  # executions deciding for the first time
+    streams: dict[str, None] = field(default_factory=dict)
+    criteria: dict[str, list[int]] = field(default_factory=dict)  # [relevant, resolved, ok]
+    # evidence candidates: [*order, intent, criteria], and the outcomes of candidates:
+    # [*order, success, criteria]
+    decided: list[list[Any]] = field(default_factory=list)
+    resolved: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -220,6 +242,11 @@ class PartitionMeta:
     # goal definitions by goal id (processors/goalfacts.py), and the goal facts emitted
     goals: dict[str, GoalDefinition] = field(default_factory=dict)
     facts: int = 0
+    # per goal, per criterion: the event times of this partition's first EVIDENCE
+    # relevant decisions under the goal's version in force, ascending. A decision later
+    # than all of them has EVIDENCE earlier ones in the goal's order of decisions, so it
+    # is none of the goal's evidence: its facts travel summed (processors/goalfacts.py).
+    evidence: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -242,6 +269,9 @@ class PartitionState:
     # stay until they surface (see `oldest_action`), so eviction is O(log n), not O(n).
     action_heap: list[tuple[int, str]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+    # the goal tallies of the message being folded (PartitionFold.end_message); empty
+    # between messages, which is where drivers take snapshots
+    tallies: dict[str, Tally] = field(default_factory=dict)
 
     def add_open_action(self, action_id: str, started_ms: int, exec_id: str) -> None:
         self.open_actions[action_id] = (started_ms, exec_id)

@@ -126,6 +126,8 @@ def _facts(f: DecisionFacts) -> list[Any]:
     out: list[Any] = [f.chosen_desc, f.alternative, f.context_empty, f.constraints, f.decision_type]
     if f.goal_version:
         out += [f.goal_version, f.goal_relevant, f.goal_time_ms]
+        if f.goal_evidence:
+            out.append(f.goal_evidence)
     return out
 
 
@@ -140,6 +142,8 @@ def _facts_from(o: list[Any] | None) -> DecisionFacts:
         facts.goal_version = int(o[5])
         facts.goal_relevant = [str(c) for c in o[6]]
         facts.goal_time_ms = int(o[7])
+        if len(o) > 8:
+            facts.goal_evidence = [str(c) for c in o[8]]
     return facts
 
 

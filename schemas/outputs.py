@@ -288,27 +288,41 @@ class DeadLetter(_Out):
 
 class GoalFact(_Out):
     """What the per-partition fold tells the goal stage (docs/goals.md): a definition it
-    accepted, a decision of a run of a defined goal, its outcome, a constraint violated.
+    accepted, what one message did to a goal (a `tally`), a constraint violated.
     `partition` and `seq` place it in its partition's sequence of facts: the goal stage
     skips a fact it has applied (a refold after a crash emits the same ones again)."""
 
     id: str
-    kind: Literal["defined", "decided", "resolved", "violation"]
+    kind: Literal["defined", "tally", "violation"]
     goal_id: str
     version: int
     partition: int
     seq: int
     definition: JsonDict | None = None  # defined
-    execution_id: str | None = None
+    decisions: int | None = None  # tally: decisions scored
+    succeeded: int | None = None  # tally: outcomes of scored decisions, by success
+    failed: int | None = None
+    runs: list[str] | None = Field(
+        default=None, description="tally: executions whose first scored decision it holds"
+    )
+    streams: list[str] | None = None  # tally: the stream ids of its decisions' runs
+    criteria: dict[str, list[int]] | None = Field(
+        default=None,
+        description="tally: per criterion, [relevant decisions, of those resolved, succeeded]",
+    )
+    decided: list[list[Any]] | None = Field(
+        default=None,
+        description="tally: evidence candidates, [time ms, execution, index, decision id, "
+        "intent, criteria]",
+    )
+    resolved: list[list[Any]] | None = Field(
+        default=None,
+        description="tally: their outcomes, [time ms, execution, index, decision id, "
+        "success, criteria]",
+    )
+    execution_id: str | None = None  # violation
     stream_id: str | None = None
-    decision_id: str | None = None
-    index: int | None = None  # the decision's place in its run
-    time_ms: int | None = None  # the decision's event time
-    intent: str | None = None  # decided
-    relevant: list[str] | None = Field(default=None, description="criteria it bears on")
-    first_of_run: bool | None = None  # decided: the run's first decision for this goal
-    success: bool | None = None  # resolved
-    constraint_id: str | None = None  # violation
+    constraint_id: str | None = None
     description: str | None = None
     details: str | None = None
     time: str | None = None

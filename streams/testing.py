@@ -21,7 +21,7 @@ KINDS = ("metric", "metric", "decision", "outcome", "step", "observation")
 
 
 # The generated runs' goal ("g"), defined with three criteria: two that the generated
-# decisions bear on and one they never do — what scoring them costs.
+# decisions bear on (half of them each) and one they never do — what scoring them costs.
 GOAL_G: dict[str, Any] = {
     "goal_id": "g",
     "version": 1,
@@ -104,7 +104,8 @@ def iter_generate(
                 data = {
                     "decision_id": f"dec_{decisions[i]}",
                     "node_id": "planner",
-                    "intent": "choose",
+                    # each bears on one of GOAL_G's criteria, by two of its words
+                    "intent": "choose the next step" if decisions[i] % 2 else "act on choice",
                     "chosen_option_id": "a",
                 }
                 decisions[i] += 1

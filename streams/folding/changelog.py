@@ -91,6 +91,11 @@ def meta_dict(meta: PartitionMeta) -> MetaDict:
     if meta.goals or meta.facts:  # absent before goals existed, and where none are defined
         out["facts"] = meta.facts
         out["goals"] = [definition_json(d) for _, d in sorted(meta.goals.items())]
+        if meta.evidence:  # copied: the fold goes on changing its lists
+            out["evidence"] = {
+                goal: {c: list(times) for c, times in by.items()}
+                for goal, by in meta.evidence.items()
+            }
     return out
 
 
@@ -219,6 +224,10 @@ def restore(partition: int, items: Iterable[tuple[bytes, bytes | None]]) -> Rest
             late_events=latest["late_events"],
             facts=int(latest.get("facts", 0)),
             goals={str(g["goal_id"]): definition_from_json(g) for g in latest.get("goals", [])},
+            evidence={
+                str(goal): {str(c): [int(t) for t in times] for c, times in by.items()}
+                for goal, by in latest.get("evidence", {}).items()
+            },
         )
     tombstones.sort()  # release order, exactly as the live fold inserted them
     meta.closed = {exec_id: (ms, max_seq, n, runs) for n, ms, max_seq, runs, exec_id in tombstones}

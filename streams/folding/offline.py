@@ -31,9 +31,11 @@ DEFAULT_TOPIC_PREFIX = "agentfold"
 EVENT_SIZE = 256  # journal bytes charged to an event fed without its line
 
 
-# An event folded since the partition's last checkpoint, with its marks (None: none).
-# A plain tuple: one is made per event.
-_Entry = tuple[Event, Marks | None]
+# An event folded since the partition's last checkpoint, with its marks (None: none),
+# or `_END`, the end of a message (its goal tallies were emitted). A plain tuple: one
+# is made per event.
+_Entry = tuple[Event | None, Marks | None]
+_END: _Entry = (None, None)
 
 
 class Emitted(NamedTuple):
@@ -67,6 +69,7 @@ class OfflineFold:
         ]
         self.stats = FoldStats()
         self.recoveries = 0
+        self._fed: dict[int, None] = {}  # the partitions the message being fed reached
 
     def feed_lines(self, lines: Iterable[bytes]) -> Iterator[Emitted]:
         """Fold raw lines in order (blank lines skipped; numbering is 1-based)."""
@@ -82,12 +85,31 @@ class OfflineFold:
             yield self._reject(rejected, line_no)
         size = len(raw) // max(1, len(decoded.events)) + 1
         for position, event in enumerate(decoded.events):
-            yield from self.feed_event(event, line_no, position, size)
+            yield from self._feed(event, line_no, position, size)
+        yield from self._end_message()
 
     def feed_event(
         self, event: Event, line_no: int = 0, position: int = 0, size: int = EVENT_SIZE
     ) -> Iterator[Emitted]:
-        """Fold one event (`size`: its share of its line's bytes, for the journal)."""
+        """Fold a message of one event (`size`: its share of its line's bytes, for the
+        journal)."""
+        yield from self._feed(event, line_no, position, size)
+        yield from self._end_message()
+
+    def _end_message(self) -> Iterator[Emitted]:
+        """Close the message (its goal tallies), then checkpoint where the journal is
+        full: a checkpoint is taken between messages, as live."""
+        fed, self._fed = self._fed, {}
+        for p in fed:
+            fold, checkpoint = self.folds[p], self._checkpoints[p]
+            records: list[OutputRecord] = []
+            fold.end_message(records)
+            yield from self._emit(p, records)
+            checkpoint.journal.append(_END)
+            if checkpoint.full:
+                checkpoint.take(fold.state, fold.drain_touched())
+
+    def _feed(self, event: Event, line_no: int, position: int, size: int) -> Iterator[Emitted]:
         self.stats.events += 1
         if type(event) is Tick or type(event) is GoalDefined:
             # subject-less: its partition, or every partition (as `produce` writes it)
@@ -110,6 +132,7 @@ class OfflineFold:
         self, p: int, event: Event, line_no: int, position: int, size: int
     ) -> list[OutputRecord]:
         fold, checkpoint = self.folds[p], self._checkpoints[p]
+        self._fed[p] = None
         records: list[OutputRecord] = []
         marks: Marks | None = None
         try:
@@ -123,8 +146,6 @@ class OfflineFold:
             )
         checkpoint.journal.append((event, marks))
         checkpoint.journal_bytes += size
-        if checkpoint.full:
-            checkpoint.take(fold.state, fold.drain_touched())
         return records
 
     def _recover(
@@ -157,7 +178,9 @@ class OfflineFold:
         fold.state = checkpoint.restore()
         scratch: list[OutputRecord] = []
         for event, marks in checkpoint.journal:
-            if marks:
+            if event is None:
+                fold.end_message(scratch)
+            elif marks:
                 apply_marked(fold, 0, event, scratch, marks, lambda _p, _e: None)
             else:
                 fold.apply_into(event, scratch)

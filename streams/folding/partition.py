@@ -293,6 +293,7 @@ class LivePartition:
                     fold.apply_into(event, outputs)
                 else:
                     apply_marked(fold, position, event, outputs, marks, dead)
+            fold.end_message(outputs)  # also when cut short: the events folded count
         if fold.refused:
             if origin is None:
                 key_text = key.decode("utf-8", errors="replace") if key is not None else None

@@ -21,9 +21,9 @@ def _fold(
     goals: dict[str, GoalSlot] = {}
     for fact in facts:
         value = dict(fact)
-        if fold_fact(goals, value) and executions is not None and value["kind"] == "decided":
+        if fold_fact(goals, value) and executions is not None and value["kind"] == "tally":
             by_version = executions.setdefault(str(value["goal_id"]), {})
-            by_version.setdefault(int(value["version"]), set()).add(str(value["execution_id"]))
+            by_version.setdefault(int(value["version"]), set()).update(map(str, value["runs"]))
     return goals
 
 

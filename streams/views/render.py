@@ -127,11 +127,16 @@ def dead_letter_line(v: dict[str, Any], on: bool = False) -> str:
 def goal_fact_line(v: dict[str, Any], on: bool = False) -> str:
     kind = str(v.get("kind"))
     head = f"{kind} · goal {v.get('goal_id')} v{v.get('version')}"
-    if kind == "decided":
-        relevant = ", ".join(v.get("relevant") or []) or "no criterion"
-        return f"{head} · {v.get('decision_id')} {str(v.get('intent'))[:40]!r} → {relevant}"
-    if kind == "resolved":
-        return f"{head} · {v.get('decision_id')} {'succeeded' if v.get('success') else 'failed'}"
+    if kind == "tally":
+        shown = ", ".join(
+            f"{cid} {n[0]}" for cid, n in sorted((v.get("criteria") or {}).items())
+        )
+        return (
+            f"{head} · {v.get('decisions')} decision(s), {v.get('succeeded')} succeeded, "
+            f"{v.get('failed')} failed · relevant: {shown or 'none'}"
+        )
+    if kind == "violation":
+        return f"{head} · {v.get('constraint_id')} by {v.get('execution_id')}: {v.get('details')}"
     return head
 
 

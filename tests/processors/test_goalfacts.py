@@ -40,7 +40,7 @@ def facts(out: list[Any]) -> list[dict[str, Any]]:
     return [v.model_dump(mode="json", exclude_none=True) for v in values(out, GOAL_FACTS)]
 
 
-def test_decisions_of_a_defined_goal_become_facts() -> None:
+def test_decisions_of_a_defined_goal_become_tallies() -> None:
     a, other = Agent("e1"), Agent("e2")
     events = [
         define(),
@@ -51,20 +51,80 @@ def test_decisions_of_a_defined_goal_become_facts() -> None:
         a("decision", 3, decision_id="d1", intent="unrelated"),
         a("decision", 3, decision_id="d0", intent="alpha beta"),  # id still pending: ignored
         a("outcome", 4, decision_id="d0", success=True),
-        a("outcome", 5, decision_id="d0", success=False),  # repeated: no second fact
+        a("outcome", 5, decision_id="d0", success=False),  # repeated: counted once
     ]
-    _, out = fold_all(events)
+    _, out = fold_all(events)  # a message per event: a tally per decision and outcome
     got = facts(out)
-    assert [(f["kind"], f.get("decision_id"), f.get("relevant")) for f in got] == [
-        ("defined", None, None),
-        ("decided", "d0", ["sc"]),
-        ("decided", "d1", []),
-        ("resolved", "d0", ["sc"]),
-    ]
-    assert [f["seq"] for f in got] == [1, 2, 3, 4]
-    assert got[1]["first_of_run"] is True and got[2]["first_of_run"] is False
-    assert got[1]["time_ms"] == got[3]["time_ms"] == at(2)
+    assert [(f["kind"], f["seq"]) for f in got] == [
+        ("defined", 1), ("tally", 2), ("tally", 3), ("tally", 4)
+    ]  # fmt: skip
+    evidence = [at(2), "e1", 0, "d0"]
+    assert {k: got[1][k] for k in TALLY} == {
+        "decisions": 1, "succeeded": 0, "failed": 0, "runs": ["e1"], "streams": [""],
+        "criteria": {"sc": [1, 0, 0]}, "decided": [[*evidence, "alpha beta", ["sc"]]],
+        "resolved": [],
+    }  # fmt: skip
+    assert {k: got[2][k] for k in TALLY} == {
+        "decisions": 1, "succeeded": 0, "failed": 0, "runs": [], "streams": [""],
+        "criteria": {}, "decided": [], "resolved": [],
+    }  # fmt: skip
+    assert {k: got[3][k] for k in TALLY} == {
+        "decisions": 0, "succeeded": 1, "failed": 0, "runs": [], "streams": [],
+        "criteria": {"sc": [0, 1, 1]}, "decided": [], "resolved": [[*evidence, True, ["sc"]]],
+    }  # fmt: skip
     assert all(r.key == "g" for r in out if r.topic == GOAL_FACTS)
+
+
+TALLY = ("decisions", "succeeded", "failed", "runs", "streams", "criteria", "decided", "resolved")
+
+
+def test_a_message_is_one_tally_with_the_same_sums() -> None:
+    a, b = Agent("e1"), Agent("e2")
+    fold = PartitionFold(FoldConfig(), 0)
+    fold.apply(define())
+    out: list[Any] = []
+    fold.apply_all(
+        [
+            a.start(1, goal_id="g", stream_id="s1"),
+            a("decision", 2, decision_id="d0", intent="alpha beta"),
+            a("decision", 2, decision_id="d1", intent="alpha beta gamma"),
+            a("outcome", 3, decision_id="d0", success=True),
+            a("outcome", 3, decision_id="d1", success=False),
+            b.start(1, goal_id="g", stream_id="s2"),
+            b("decision", 4, decision_id="d0", intent="no words in common"),
+        ],
+        out,
+    )
+    (tally,) = facts(out)
+    assert {k: tally[k] for k in TALLY if k not in ("decided", "resolved")} == {
+        "decisions": 3, "succeeded": 1, "failed": 1, "runs": ["e1", "e2"],
+        "streams": ["s1", "s2"], "criteria": {"sc": [2, 2, 1]},
+    }  # fmt: skip
+    assert [d[3] for d in tally["decided"]] == ["d0", "d1"]
+    assert [(r[3], r[4]) for r in tally["resolved"]] == [("d0", True), ("d1", False)]
+
+
+def test_only_a_partitions_first_five_relevant_decisions_travel_as_evidence() -> None:
+    a = Agent("e1")
+    fold = PartitionFold(FoldConfig(), 0)
+    fold.apply(define())
+    fold.apply(a.start(0, goal_id="g"))
+    decided: list[list[Any]] = []
+    resolved: list[list[Any]] = []
+    # minutes 10..16, then 12 again (a tie with the 3rd: may be evidence), then 9 (earlier)
+    for i, minutes in enumerate([10, 11, 12, 13, 14, 15, 16, 12, 9]):
+        out = fold.apply(a("decision", minutes, decision_id=f"d{i}", intent="alpha beta"))
+        out += fold.apply(a("outcome", minutes, decision_id=f"d{i}", success=True))
+        for tally in facts(out):
+            decided += tally["decided"]
+            resolved += tally["resolved"]
+    candidates = ["d0", "d1", "d2", "d3", "d4", "d7", "d8"]
+    assert [d[3] for d in decided] == [r[3] for r in resolved] == candidates
+    assert fold.state.meta.evidence == {"g": {"sc": [at(m) for m in (9, 10, 11, 12, 12)]}}
+    fold.apply(define(version=2, minutes=20))  # progress starts again
+    assert fold.state.meta.evidence == {}
+    out = fold.apply(a("decision", 21, decision_id="d9", intent="alpha beta"))
+    assert [d[3] for t in facts(out) for d in t["decided"]] == ["d9"]
 
 
 def test_only_a_newer_version_replaces_a_definition() -> None:
@@ -102,12 +162,14 @@ def test_definitions_and_numbering_survive_a_restore() -> None:
     restored = restore(0, table.items()).state
     assert restored.meta.goals == live.fold.state.meta.goals
     assert restored.meta.facts == live.fold.state.meta.facts == 2
+    assert restored.meta.evidence == live.fold.state.meta.evidence == {"g": {"sc": [at(2)]}}
     again = LivePartition(cfg, 0, table.items())
     result = again.process(
         b"e1", encode_event(a("outcome", 3, decision_id="d0", success=True)), "t", 3
     )
     (fact,) = [r.value for r in result.outputs if r.topic == GOAL_FACTS]
-    assert fact["kind"] == "resolved" and fact["seq"] == 3 and fact["relevant"] == ["sc"]
+    assert fact["kind"] == "tally" and fact["seq"] == 3 and fact["criteria"] == {"sc": [0, 1, 1]}
+    assert fact["resolved"] == [[at(2), "e1", 0, "d0", True, ["sc"]]]
 
 
 BUDGETED = {

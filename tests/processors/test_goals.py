@@ -59,20 +59,23 @@ class Feed:
         time_ms: int = 0,
         index: int = 0,
     ) -> None:
+        """One decision (and its outcome, unless `ok` is None) as the tally of a
+        message, every relevant criterion taking it as an evidence candidate."""
         relevant = relevant_criteria(self.definition, intent, reasoning, constraints or [])
-        common = {
-            "execution_id": execution,
-            "stream_id": stream,
-            "decision_id": decision_id,
-            "time_ms": time_ms,
-            "index": index,
-            "relevant": relevant,
-        }
         first = (stream, execution) not in self.seen
         self.seen.add((stream, execution))
-        self._fact("decided", intent=intent, first_of_run=first, **common)
-        if ok is not None:
-            self._fact("resolved", success=ok, **common)
+        order = [time_ms, execution, index, decision_id]
+        self._fact(
+            "tally",
+            decisions=1,
+            succeeded=1 if ok else 0,
+            failed=1 if ok is False else 0,
+            runs=[execution] if first else [],
+            streams=[stream],
+            criteria={c: [1, 0 if ok is None else 1, 1 if ok else 0] for c in relevant},
+            decided=[[*order, intent, relevant]] if relevant else [],
+            resolved=[[*order, ok, relevant]] if relevant and ok is not None else [],
+        )
 
     def violation(self, constraint_id: str, execution: str = "e1", time: str = "t") -> None:
         self._fact(
@@ -250,7 +253,7 @@ def test_a_new_definition_starts_progress_again() -> None:
     new.decision("d1", "alpha beta", ok=True)
     old.decision("d2", "alpha beta", ok=False, index=2)  # an old-definition fact, late
     state = GoalState("g")
-    for fact in [old.facts[0], old.facts[1], *new.facts, *old.facts[2:]]:
+    for fact in [old.facts[0], *new.facts, *old.facts[1:]]:
         apply_fact(state, v2 if fact["version"] == 2 else v1, fact)
     result = evaluate(state, v2)
     assert result["version"] == 2 and result["metrics"]["total_decisions"] == 1

@@ -17,7 +17,7 @@ from streams.folding.net import error_text
 from streams.folding.offline import OfflineFold
 from streams.folding.partition import LivePartition
 from streams.kafka.partitioner import partition_for
-from streams.testing import batched, generate
+from streams.testing import batched, generate, goal_g_line
 from tests.streams.faults import MARK, injected
 
 PARTITIONS = 3
@@ -44,8 +44,9 @@ def _poisoned(n_events: int = 1_500, every: int = 97) -> tuple[list[bytes], list
 
 
 def _offline(lines: list[bytes], cfg: FoldConfig = CFG) -> tuple[list[dict], list[dict]]:
+    """The lines folded offline after the runs' goal is defined (goal tallies too)."""
     folder = OfflineFold(cfg, PARTITIONS)
-    out = [(e.partition, e.record) for e in folder.feed_lines(lines)]
+    out = [(e.partition, e.record) for e in folder.feed_lines([goal_g_line(), *lines])]
     dead = [r.value for _, r in out if r.topic == "deadletter"]
     rest = [{"p": p, "topic": r.topic, **r.value} for p, r in out if r.topic != "deadletter"]
     return rest, dead
@@ -88,8 +89,11 @@ def _live(messages: list[bytes], flush_every: int, cfg: FoldConfig = CFG) -> tup
     """Fold messages through one LivePartition per partition, flushing every
     `flush_every` messages: outputs (without origins) and dead letters."""
     lives = [LivePartition(cfg, p) for p in range(PARTITIONS)]
-    offsets = [0] * PARTITIONS
     outputs, dead = [], []
+    for p, live in enumerate(lives):  # the runs' goal, defined in every partition
+        for r in live.process(None, goal_g_line(), "t", 0).outputs:
+            outputs.append((p, r.topic, r.value))
+    offsets = [1] * PARTITIONS
     for i, value in enumerate(messages):
         first = orjson.loads(value)
         subject = (first[0] if isinstance(first, list) else first)["subject"]
@@ -130,6 +134,23 @@ def test_live_partition_leaves_the_event_out(flush_every: int, batch: int) -> No
     # What a worker writes after a recovery restores to the same state.
     for lv in got_lives:
         lv.flush()
+
+
+def test_offline_lines_of_many_events_leave_the_event_out() -> None:
+    """A line is a message: its goal tally is emitted at its end, and a rollback in the
+    middle of a line refolds the line's earlier events into the same tally."""
+    marked, clean = _poisoned()
+    lines = batched(marked, 8)
+    cfg = CFG.model_copy(update={"journal_max_bytes": 2_000})
+    want, _ = _offline(_without_marked(lines), cfg)
+    with injected():
+        got, dead = _offline(lines, cfg)
+    assert got == want and len(dead) == len(marked) - len(clean)
+    tallies = [r for r in got if r["topic"] == "goalfacts" and r["kind"] == "tally"]
+    assert len(tallies) < len(lines) and any(t["decided"] for t in tallies)
+    assert sum(t["decisions"] for t in tallies) == sum(
+        1 for line in clean if b"agentfold.decision" in line
+    )
 
 
 def test_live_and_offline_agree() -> None:
