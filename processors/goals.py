@@ -108,6 +108,12 @@ class GoalDefinition:
     description: str
     criteria: tuple[Criterion, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    # (intent, reasoning) -> the criteria they bear on by keywords: agents repeat their
+    # intents, and scoring one is most of what a decision of a defined goal costs. A
+    # memo of a pure function, not state: never compared, never encoded.
+    scored: dict[tuple[str, str], list[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def definition_from_event(data: Any, text_max: int) -> GoalDefinition:
@@ -228,21 +234,39 @@ def keywords(description: str) -> frozenset[str]:
     return frozenset(_WORD.findall(description.lower())) - STOP_WORDS
 
 
+SCORED_MEMO: Final = 1024  # (intent, reasoning) pairs remembered per definition
+
+
 def relevant_criteria(
     definition: GoalDefinition, intent: str, reasoning: str, active_constraints: list[str]
 ) -> list[str]:
     """The criteria a decision bears on (A8, fixed): its id is one of the decision's
     active constraints, or at least two of its keywords are words of the decision's
     intent and reasoning. Only success_rate criteria are evaluated (A7)."""
+    memo = definition.scored
+    key = (intent, reasoning)
+    by_words = memo.get(key)
+    if by_words is None:
+        by_words = _by_keywords(definition, intent, reasoning)
+        if len(memo) >= SCORED_MEMO:
+            memo.clear()
+        memo[key] = by_words
+    if not active_constraints:
+        return list(by_words)
+    return [
+        c.id
+        for c in definition.criteria
+        if c.type == "success_rate" and (c.id in active_constraints or c.id in by_words)
+    ]
+
+
+def _by_keywords(definition: GoalDefinition, intent: str, reasoning: str) -> list[str]:
     words = set(_WORD.findall(intent.lower()))
     if reasoning:
         words.update(_WORD.findall(reasoning.lower()))
     out = []
     for c in definition.criteria:
         if c.type != "success_rate":
-            continue
-        if c.id in active_constraints:
-            out.append(c.id)
             continue
         hits = 0
         for word in c.keywords or keywords(c.description):

@@ -128,9 +128,7 @@ def goal_fact_line(v: dict[str, Any], on: bool = False) -> str:
     kind = str(v.get("kind"))
     head = f"{kind} · goal {v.get('goal_id')} v{v.get('version')}"
     if kind == "tally":
-        shown = ", ".join(
-            f"{cid} {n[0]}" for cid, n in sorted((v.get("criteria") or {}).items())
-        )
+        shown = ", ".join(f"{cid} {n[0]}" for cid, n in sorted((v.get("criteria") or {}).items()))
         return (
             f"{head} · {v.get('decisions')} decision(s), {v.get('succeeded')} succeeded, "
             f"{v.get('failed')} failed · relevant: {shown or 'none'}"
