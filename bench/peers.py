@@ -7,8 +7,8 @@ Stages, each reading the whole topic in a fresh consumer group:
   noop      a Faust agent that does nothing per message, on single-event messages
   unbatched `agentfold worker` on single-event messages (any producer that is not the SDK)
   batched   `agentfold worker` on SDK-style messages (one execution's events, ≤ 50 each)
-  goals     the same with the runs' goal defined: every decision scored, its facts
-            written to goalfacts and folded by the worker's goal stage into goals
+  goals     the same with the runs' goal defined: every decision scored, a tally per
+            message written to goalfacts and folded by the worker's goal stage into goals
             (a fresh namespace per round: the stage reads every goal fact of it)
 Rounds alternate the stages (a slow spell of the machine hits them alike); printed are
 the median rate, the medians of the rounds' ratios to raw and to Quix (stages of one
