@@ -86,8 +86,12 @@ def timed_group(
     ended; timing to it would add that idle wait to a run of a few seconds. When fewer
     than two commits fall inside the work, or they cover less than half of the log (a
     short run: polls 0.1 s apart then time a sliver of it, and the extrapolation once
-    gave a worker 5× its real rate), the span runs from the last untouched poll to
-    caught up instead (conservative: it includes part of the start-up)."""
+    gave a worker 5× its real rate), the span is the process's last busy stretch
+    instead: from the last poll before any commit at which it was idle (start-up done,
+    waiting to join the group; idle: under a quarter of a core since the poll before)
+    to the last poll at which it was busy — a poll interval (0.1 s) either way. (The
+    last poll before any commit is no start: a 60,000-event run can be folded before
+    its first commit lands, and that span once timed a tenth of a second of it.)"""
     total = sum(asyncio.run(end_offsets(bootstrap, topic)).values())
     procs = [
         subprocess.Popen(
@@ -97,7 +101,8 @@ def timed_group(
     ]
     try:
         busy: list[tuple[float, int, float]] = []  # (time, lag, cpu) at each new commit
-        last_untouched = (time.monotonic(), 0.0)  # last poll that saw no progress at all
+        # the last poll that saw no commit and a process using under a quarter of a core
+        last_idle = last_busy = previous = (time.monotonic(), 0.0)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             try:
@@ -107,8 +112,13 @@ def timed_group(
             now, cpu = time.monotonic(), sum(cpu_seconds(p.pid) for p in procs)
             if on_poll is not None:
                 on_poll(1 - lag / max(total, 1), procs[0].pid)
+            idle = cpu - previous[1] < 0.25 * (now - previous[0])
+            previous = (now, cpu)
+            if not idle:
+                last_busy = (now, cpu)
             if lag >= total:
-                last_untouched = (now, cpu)
+                if idle:
+                    last_idle = (now, cpu)
             elif lag > 0 and (not busy or lag != busy[-1][1]):
                 busy.append((now, lag, cpu))
             if lag == 0:
@@ -117,8 +127,10 @@ def timed_group(
                     (t0, lag0, cpu0), (t1, lag1, cpu1) = busy[0], busy[-1]
                     scale = total / (lag0 - lag1)
                     return Timing((t1 - t0) * scale, (cpu1 - cpu0) * scale)
-                start, cpu_start = last_untouched
-                return Timing(now - start, cpu - cpu_start)
+                (start, cpu_start), (end, cpu_end) = last_idle, last_busy
+                if end <= start:
+                    end, cpu_end = now, cpu
+                return Timing(end - start, cpu_end - cpu_start)
             time.sleep(0.1)
         raise TimeoutError(f"{cmd[2:4]} did not catch up")
     finally:
