@@ -91,6 +91,28 @@ def test_compiled_fold_equals_pure_fold_on_hostile_input(tmp_path: Path) -> None
         assert b'"reason":"' + reason + b'"' in native
 
 
+# The tests that pin each hostile-input defect and guard (the exception net included);
+# this session runs them with the compiled fold, the test below with the pure one.
+HOSTILE_TESTS = [
+    "tests/processors/test_hostile.py",
+    "tests/processors/test_hostile_laws.py",
+    "tests/processors/test_healing.py",
+    "tests/schemas/test_extreme_json.py",
+    "tests/streams/folding/test_net.py",
+]
+
+
+@needs_native
+def test_the_hostile_input_tests_pass_with_the_pure_fold_too() -> None:
+    env = {**os.environ, "AGENTFOLD_NATIVE": "0"}
+    argv = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *HOSTILE_TESTS]
+    run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "agentfold fold: pure Python" in run.stdout, run.stdout[:2000]
+    assert run.returncode == 0, run.stdout[-4000:]
+    summary = run.stdout.rstrip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary, summary
+
+
 def status_with(native_dir: Path) -> str:
     code = (
         "from streams.native import activate; s = activate(); "
