@@ -8,7 +8,7 @@ that partition. Time comes only from the log: no timer fires past the last event
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -30,12 +30,12 @@ DEFAULT_TOPIC_PREFIX = "agentfold"
 
 EVENT_SIZE = 256  # journal bytes charged to an event fed without its line
 
-
-# An event folded since the partition's last checkpoint, with its marks (None: none),
-# or `_END`, the end of a message (its goal tallies were emitted). A plain tuple: one
-# is made per event.
-_Entry = tuple[Event | None, Marks | None]
-_END: _Entry = (None, None)
+# A message folded since a partition's last checkpoint — its line, decoded again on a
+# rollback (decoded events would keep the input's objects alive: several times its
+# bytes, and the garbage collector walking them halved the fold's speed), or an event
+# fed without a line — and the marks its fold needed in that partition (None: none).
+_Source = bytes | Event
+_Entry = tuple[_Source, Marks | None]
 
 
 class Emitted(NamedTuple):
@@ -69,7 +69,12 @@ class OfflineFold:
         ]
         self.stats = FoldStats()
         self.recoveries = 0
-        self._fed: dict[int, None] = {}  # the partitions the message being fed reached
+        self._all = tuple(range(partitions))
+        # The message being fed: its source, its events, and the partitions it reached
+        # so far with the marks its fold needed there.
+        self._source: _Source = b""
+        self._events: Sequence[Event] = ()
+        self._fed: dict[int, dict[int, list[Poison]] | None] = {}
 
     def feed_lines(self, lines: Iterable[bytes]) -> Iterator[Emitted]:
         """Fold raw lines in order (blank lines skipped; numbering is 1-based)."""
@@ -83,109 +88,122 @@ class OfflineFold:
         decoded = decode_message(raw)
         for rejected in decoded.rejected:
             yield self._reject(rejected, line_no)
-        size = len(raw) // max(1, len(decoded.events)) + 1
+        self._source, self._events = raw, decoded.events
         for position, event in enumerate(decoded.events):
-            yield from self._feed(event, line_no, position, size)
-        yield from self._end_message()
+            yield from self._feed(event, line_no, position)
+        yield from self._end_message(len(raw))
 
     def feed_event(
-        self, event: Event, line_no: int = 0, position: int = 0, size: int = EVENT_SIZE
+        self, event: Event, line_no: int = 0, size: int = EVENT_SIZE
     ) -> Iterator[Emitted]:
-        """Fold a message of one event (`size`: its share of its line's bytes, for the
-        journal)."""
-        yield from self._feed(event, line_no, position, size)
-        yield from self._end_message()
+        """Fold a message of one event (`size`: the bytes the journal charges for it)."""
+        self._source, self._events = event, (event,)
+        yield from self._feed(event, line_no, 0)
+        yield from self._end_message(size)
 
-    def _end_message(self) -> Iterator[Emitted]:
-        """Close the message (its goal tallies), then checkpoint where the journal is
-        full: a checkpoint is taken between messages, as live."""
+    def _targets(self, event: Event) -> tuple[int, ...]:
+        """The partitions `event` is folded in: its subject's, or for a subject-less
+        event the one it names or every one (as `produce` writes it); none when it
+        names a partition the log does not have."""
+        if type(event) is Tick or type(event) is GoalDefined:
+            target = event.data.partition
+            if target is None:
+                return self._all
+            return (target,) if target < self.partitions else ()
+        return (partition_for(event.subject or "", self.partitions),)
+
+    def _end_message(self, size: int) -> Iterator[Emitted]:
+        """Close the message (its goal tallies) in each partition it reached and journal
+        it there, then checkpoint where the journal is full: a checkpoint is taken
+        between messages, as live."""
         fed, self._fed = self._fed, {}
-        for p in fed:
+        source, self._source, self._events = self._source, b"", ()
+        for p, marks in fed.items():
             fold, checkpoint = self.folds[p], self._checkpoints[p]
             records: list[OutputRecord] = []
             fold.end_message(records)
             yield from self._emit(p, records)
-            checkpoint.journal.append(_END)
+            checkpoint.journal.append((source, marks))
+            checkpoint.journal_bytes += size
             if checkpoint.full:
                 checkpoint.take(fold.state, fold.drain_touched())
 
-    def _feed(self, event: Event, line_no: int, position: int, size: int) -> Iterator[Emitted]:
+    def _feed(self, event: Event, line_no: int, position: int) -> Iterator[Emitted]:
         self.stats.events += 1
-        if type(event) is Tick or type(event) is GoalDefined:
-            # subject-less: its partition, or every partition (as `produce` writes it)
-            target = event.data.partition
-            if target is None:
-                for p in range(self.partitions):
-                    yield from self._emit(p, self._apply(p, event, line_no, position, size))
-                return
-            if target >= self.partitions:
-                error = f"data.partition: names partition {target} of {self.partitions}"
-                raw = encode_event(event)
-                yield self._reject(Rejected("schema_violation", error, raw), line_no)
-                return
-            yield from self._emit(target, self._apply(target, event, line_no, position, size))
+        targets = self._targets(event)
+        if not targets:
+            assert isinstance(event, (Tick, GoalDefined))  # only these name a partition
+            error = f"data.partition: names partition {event.data.partition} of {self.partitions}"
+            raw = encode_event(event)
+            yield self._reject(Rejected("schema_violation", error, raw), line_no)
             return
-        p = partition_for(event.subject or "", self.partitions)
-        yield from self._emit(p, self._apply(p, event, line_no, position, size))
+        for p in targets:
+            yield from self._emit(p, self._apply(p, event, line_no, position))
 
-    def _apply(
-        self, p: int, event: Event, line_no: int, position: int, size: int
-    ) -> list[OutputRecord]:
-        fold, checkpoint = self.folds[p], self._checkpoints[p]
-        self._fed[p] = None
+    def _apply(self, p: int, event: Event, line_no: int, position: int) -> list[OutputRecord]:
+        fold = self.folds[p]
+        if p not in self._fed:
+            self._fed[p] = None
         records: list[OutputRecord] = []
-        marks: Marks | None = None
         try:
             fold.apply_into(event, records)
         except Exception:  # a bug in the fold; never a crash (streams/folding/net.py)
-            records, marks = self._recover(p, event, line_no, position)
+            records = self._recover(p, event, line_no, position)
         if fold.refused:
             origin = Origin(file=self.source_name, line=line_no)
             self.stats.rejected += sum(
                 1 for _ in refusals(fold, [event], origin, None, records, position)
             )
-        checkpoint.journal.append((event, marks))
-        checkpoint.journal_bytes += size
         return records
 
-    def _recover(
-        self, p: int, event: Event, line_no: int, position: int
-    ) -> tuple[list[OutputRecord], Marks]:
+    def _recover(self, p: int, event: Event, line_no: int, position: int) -> list[OutputRecord]:
         """Fold `event` again from the partition's checkpoint, marking what raises."""
         self.recoveries += 1
         origin = Origin(file=self.source_name, line=line_no)
-        marks: dict[int, list[Poison]] = {}
+        marks = self._fed[p] or {}
+        self._fed[p] = marks
         records: list[OutputRecord] = []
 
         def dead(poison: Poison, ev: Event) -> None:
-            placed = Poison(position, poison.error, poison.timer)
-            records.append(fold_error_letter(placed, ev, origin, None))
+            records.append(fold_error_letter(poison, ev, origin, None))
 
         while True:  # each round adds a mark, and a marked event is left out: it ends
-            self._rollback(p)
+            self._rollback(p, position)
             records.clear()
             try:
-                apply_marked(self.folds[p], 0, event, records, marks, dead)
-                self.stats.rejected += sum(len(m) for m in marks.values())
-                return records, marks
+                apply_marked(self.folds[p], position, event, records, marks, dead)
+                self.stats.rejected += len(marks.get(position, ()))
+                return records
             except EventFailed as failed:
-                marks.setdefault(0, []).append(failed.poison)
+                marks.setdefault(position, []).append(failed.poison)
 
-    def _rollback(self, p: int) -> None:
-        """Partition `p` as of its checkpoint, and the events since folded again (their
-        outputs were emitted when they were first folded)."""
+    def _rollback(self, p: int, position: int) -> None:
+        """Partition `p` as of its checkpoint, then the messages since and the events of
+        the message being fed before `position` folded again (their outputs were
+        emitted when they were first folded)."""
         fold, checkpoint = self.folds[p], self._checkpoints[p]
         fold.state = checkpoint.restore()
         scratch: list[OutputRecord] = []
-        for event, marks in checkpoint.journal:
-            if event is None:
-                fold.end_message(scratch)
-            elif marks:
-                apply_marked(fold, 0, event, scratch, marks, lambda _p, _e: None)
+        for source, marks in checkpoint.journal:
+            events = decode_message(source).events if isinstance(source, bytes) else (source,)
+            self._refold(p, events, marks, scratch)
+            fold.end_message(scratch)
+            scratch.clear()
+        self._refold(p, self._events[:position], self._fed.get(p), scratch)
+        fold.refused = []
+
+    def _refold(
+        self, p: int, events: Sequence[Event], marks: Marks | None, scratch: list[OutputRecord]
+    ) -> None:
+        fold = self.folds[p]
+        for position, event in enumerate(events):
+            if p not in self._targets(event):
+                continue
+            if marks:
+                apply_marked(fold, position, event, scratch, marks, lambda _p, _e: None)
             else:
                 fold.apply_into(event, scratch)
             scratch.clear()
-        fold.refused = []
 
     def _emit(self, partition: int, records: list[OutputRecord]) -> Iterator[Emitted]:
         stats = self.stats

@@ -208,8 +208,9 @@ def test_error_text_is_the_same_in_every_process() -> None:
 
 
 def test_the_fold_never_changes_its_input_events() -> None:
-    """The offline journal keeps decoded events and refolds them after a rollback:
-    that is sound only if folding leaves every event as it was."""
+    """The offline journal keeps an event fed without its line (`feed_event`) and
+    refolds it after a rollback: that is sound only if folding leaves every event as
+    it was."""
     from schemas.codec import decode_message, encode_event
     from streams.testing import hostile
 
