@@ -81,25 +81,41 @@ class OfflineFold:
         for line_no, raw in enumerate(lines, start=1):
             raw = raw.strip()
             if raw:
-                yield from self.feed_line(line_no, raw)
+                out = self.feed_line(line_no, raw)
+                if out:
+                    yield from out
 
-    def feed_line(self, line_no: int, raw: bytes) -> Iterator[Emitted]:
-        self.stats.lines += 1
+    def feed_line(self, line_no: int, raw: bytes) -> list[Emitted]:
+        """Fold one line (a message): what it emits, in order."""
+        stats = self.stats
+        stats.lines += 1
+        out: list[Emitted] = []
         decoded = decode_message(raw)
         for rejected in decoded.rejected:
-            yield self._reject(rejected, line_no)
-        self._source, self._events = raw, decoded.events
-        for position, event in enumerate(decoded.events):
-            yield from self._feed(event, line_no, position)
-        yield from self._end_message(len(raw))
+            out.append(self._reject(rejected, line_no))
+        events = decoded.events
+        self._source, self._events = raw, events
+        n = self.partitions
+        for position, event in enumerate(events):
+            if type(event) is Tick or type(event) is GoalDefined:
+                self._feed(event, line_no, position, out)
+                continue
+            # _feed, inlined for the events of an execution: this loop is the hot path
+            stats.events += 1
+            p = partition_for(event.subject or "", n)
+            records = self._apply(p, event, line_no, position)
+            if records:
+                self._emit(p, records, out)
+        self._end_message(len(raw), out)
+        return out
 
-    def feed_event(
-        self, event: Event, line_no: int = 0, size: int = EVENT_SIZE
-    ) -> Iterator[Emitted]:
+    def feed_event(self, event: Event, line_no: int = 0, size: int = EVENT_SIZE) -> list[Emitted]:
         """Fold a message of one event (`size`: the bytes the journal charges for it)."""
+        out: list[Emitted] = []
         self._source, self._events = event, (event,)
-        yield from self._feed(event, line_no, 0)
-        yield from self._end_message(size)
+        self._feed(event, line_no, 0, out)
+        self._end_message(size, out)
+        return out
 
     def _targets(self, event: Event) -> tuple[int, ...]:
         """The partitions `event` is folded in: its subject's, or for a subject-less
@@ -112,33 +128,38 @@ class OfflineFold:
             return (target,) if target < self.partitions else ()
         return (partition_for(event.subject or "", self.partitions),)
 
-    def _end_message(self, size: int) -> Iterator[Emitted]:
+    def _end_message(self, size: int, out: list[Emitted]) -> None:
         """Close the message (its goal tallies) in each partition it reached and journal
         it there, then checkpoint where the journal is full: a checkpoint is taken
         between messages, as live."""
         fed, self._fed = self._fed, {}
-        source, self._source, self._events = self._source, b"", ()
+        entry = (self._source, None)
+        self._source, self._events = b"", ()
+        records: list[OutputRecord] = []
         for p, marks in fed.items():
             fold, checkpoint = self.folds[p], self._checkpoints[p]
-            records: list[OutputRecord] = []
             fold.end_message(records)
-            yield from self._emit(p, records)
-            checkpoint.journal.append((source, marks))
+            if records:
+                self._emit(p, records, out)
+                records = []
+            checkpoint.journal.append(entry if marks is None else (entry[0], marks))
             checkpoint.journal_bytes += size
             if checkpoint.full:
                 checkpoint.take(fold.state, fold.drain_touched())
 
-    def _feed(self, event: Event, line_no: int, position: int) -> Iterator[Emitted]:
+    def _feed(self, event: Event, line_no: int, position: int, out: list[Emitted]) -> None:
         self.stats.events += 1
         targets = self._targets(event)
         if not targets:
             assert isinstance(event, (Tick, GoalDefined))  # only these name a partition
             error = f"data.partition: names partition {event.data.partition} of {self.partitions}"
             raw = encode_event(event)
-            yield self._reject(Rejected("schema_violation", error, raw), line_no)
+            out.append(self._reject(Rejected("schema_violation", error, raw), line_no))
             return
         for p in targets:
-            yield from self._emit(p, self._apply(p, event, line_no, position))
+            records = self._apply(p, event, line_no, position)
+            if records:
+                self._emit(p, records, out)
 
     def _apply(self, p: int, event: Event, line_no: int, position: int) -> list[OutputRecord]:
         fold = self.folds[p]
@@ -205,12 +226,12 @@ class OfflineFold:
                 fold.apply_into(event, scratch)
             scratch.clear()
 
-    def _emit(self, partition: int, records: list[OutputRecord]) -> Iterator[Emitted]:
-        stats = self.stats
+    def _emit(self, partition: int, records: list[OutputRecord], out: list[Emitted]) -> None:
+        stats, by_topic = self.stats, self.stats.by_topic
+        stats.outputs += len(records)
         for record in records:
-            stats.outputs += 1
-            stats.by_topic[record.topic] = stats.by_topic.get(record.topic, 0) + 1
-            yield Emitted(partition, record)
+            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            out.append(Emitted(partition, record))
 
     def _reject(self, rejected: Rejected, line_no: int) -> Emitted:
         self.stats.rejected += 1
