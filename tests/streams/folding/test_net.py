@@ -221,3 +221,25 @@ def test_the_fold_never_changes_its_input_events() -> None:
     for e in events:
         list(folder.feed_event(e))
     assert [encode_event(e) for e in events] == before
+
+
+def test_the_offline_journal_keeps_lines_not_their_decoded_events() -> None:
+    """Decoded events are several times their line's bytes, and the garbage collector
+    walks every one kept: the journal holds the lines and decodes them again on a
+    rollback, so nothing of a folded line's events outlives its fold."""
+    import gc
+
+    from schemas.records import KIND_OF
+
+    kinds = tuple(KIND_OF)
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) in kinds)
+
+    folder = OfflineFold(CFG, PARTITIONS)
+    lines = generate(3_000, 30, seed=1)
+    before = alive()
+    assert list(folder.feed_lines(lines))
+    assert sum(len(c.journal) for c in folder._checkpoints) == len(lines)  # not checkpointed
+    assert alive() - before < 10
