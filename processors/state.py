@@ -32,6 +32,24 @@ class Sample:
     last_t: int = 0
     last_v: float = 0.0
 
+    # Written out (as in the classes below made per window, decision or message): mypyc
+    # compiles an __init__ of the class body; the one `dataclass` generates runs
+    # interpreted, ≈ 5,000 instructions a call. tests/processors/test_state.py pins
+    # each to its fields' defaults.
+    def __init__(
+        self,
+        n: int = 0,
+        first_t: int = 0,
+        first_v: float = 0.0,
+        last_t: int = 0,
+        last_v: float = 0.0,
+    ) -> None:
+        self.n = n
+        self.first_t = first_t
+        self.first_v = first_v
+        self.last_t = last_t
+        self.last_v = last_v
+
     def add(self, t: int, v: float) -> None:
         if self.n == 0 or t < self.first_t:
             self.first_t, self.first_v = t, v
@@ -50,6 +68,22 @@ class WindowAcc:
     exposure: Sample = field(default_factory=Sample)
     max_streak: int = 0
     repeats: dict[str, int] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        start: int,
+        events: int = 0,
+        progress: Sample | None = None,
+        exposure: Sample | None = None,
+        max_streak: int = 0,
+        repeats: dict[str, int] | None = None,
+    ) -> None:
+        self.start = start
+        self.events = events
+        self.progress = progress if progress is not None else Sample()
+        self.exposure = exposure if exposure is not None else Sample()
+        self.max_streak = max_streak
+        self.repeats = repeats if repeats is not None else {}
 
 
 @dataclass(slots=True)
@@ -108,6 +142,28 @@ class DecisionFacts:
     # travel one by one
     goal_evidence: list[str] = field(default_factory=list)
 
+    def __init__(
+        self,
+        chosen_desc: str,
+        alternative: str | None,
+        context_empty: bool,
+        constraints: list[str],
+        decision_type: str,
+        goal_version: int = 0,
+        goal_relevant: list[str] | None = None,
+        goal_time_ms: int = 0,
+        goal_evidence: list[str] | None = None,
+    ) -> None:
+        self.chosen_desc = chosen_desc
+        self.alternative = alternative
+        self.context_empty = context_empty
+        self.constraints = constraints
+        self.decision_type = decision_type
+        self.goal_version = goal_version
+        self.goal_relevant = goal_relevant if goal_relevant is not None else []
+        self.goal_time_ms = goal_time_ms
+        self.goal_evidence = goal_evidence if goal_evidence is not None else []
+
 
 # A decision waiting for its outcome: (index, node_id, intent, chosen_option_id, facts).
 Pending = tuple[int, str, str, str, DecisionFacts]
@@ -129,6 +185,17 @@ class Tally:
     # [*order, success, criteria]
     decided: list[list[Any]] = field(default_factory=list)
     resolved: list[list[Any]] = field(default_factory=list)
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.decisions = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.runs = []
+        self.streams = {}
+        self.criteria = {}
+        self.decided = []
+        self.resolved = []
 
 
 @dataclass(slots=True)
