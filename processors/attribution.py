@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from processors.bounds import TEXT_BYTES, bound_payload, cap_payload, cap_text, json_size
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import ExecState, OpenAction, PartitionState
 from processors.timers import TTL, cancel_timer, set_timer
 from schemas.outputs import ATTRIBUTION, JsonDict, OutputRecord
@@ -69,7 +69,7 @@ def success_score(expected: dict[str, Any], outcome: dict[str, Any]) -> float:
 
 
 def on_action_started(
-    ps: PartitionState, ex: ExecState, ev: ActionStarted, cfg: FoldConfig
+    ps: PartitionState, ex: ExecState, ev: ActionStarted, cfg: Limits
 ) -> str | None:
     """Open an action (the caller has made room under the partition's cap)."""
     data = ev.data
@@ -107,7 +107,7 @@ def on_action_started(
     return None
 
 
-def evict_oldest(ps: PartitionState, cfg: FoldConfig, out: list[OutputRecord]) -> ExecState:
+def evict_oldest(ps: PartitionState, cfg: Limits, out: list[OutputRecord]) -> ExecState:
     """Close the partition's oldest open action as evicted; return its execution.
 
     Oldest by start time; ties broken by action id so the choice is deterministic."""
@@ -120,11 +120,11 @@ def evict_oldest(ps: PartitionState, cfg: FoldConfig, out: list[OutputRecord]) -
     return owner
 
 
-def _room(action: OpenAction, cfg: FoldConfig) -> bool:
+def _room(action: OpenAction, cfg: Limits) -> bool:
     return action.n_steps + action.n_obs < cfg.max_steps_per_action
 
 
-def on_step(ex: ExecState, ev: Step, cfg: FoldConfig) -> str | None:
+def on_step(ex: ExecState, ev: Step, cfg: Limits) -> str | None:
     data = ev.data
     action = ex.actions.get(data.action_id)
     if action is None:
@@ -144,7 +144,7 @@ def on_step(ex: ExecState, ev: Step, cfg: FoldConfig) -> str | None:
     return None
 
 
-def on_observation(ex: ExecState, ev: Observation, cfg: FoldConfig) -> str | None:
+def on_observation(ex: ExecState, ev: Observation, cfg: Limits) -> str | None:
     data = ev.data
     action = ex.actions.get(data.action_id)
     if action is None:
@@ -166,7 +166,7 @@ def on_observation(ex: ExecState, ev: Observation, cfg: FoldConfig) -> str | Non
     return None
 
 
-def cap_list(items: list[str], cfg: FoldConfig) -> list[str]:
+def cap_list(items: list[str], cfg: Limits) -> list[str]:
     """Acceptance criteria: each item a capped text, and only as many leading items as
     fit payload_max_bytes."""
     kept: list[str] = []
@@ -187,7 +187,7 @@ def close_action(
     outcome: dict[str, Any],
     closed_by: str,
     now: int,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> OutputRecord:
     """Close an open action and build its attribution chain."""
     action = ex.actions.pop(action_id)
@@ -204,7 +204,7 @@ def build_chain(
     outcome: dict[str, Any],
     closed_by: str,
     now: int,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> JsonDict:
     """The chain as the `AttributionChain` contract, as plain JSON-ready data."""
     step_credits, raw, total = credits(action.confidences, cfg.credit_decay)

@@ -6,14 +6,14 @@ from typing import Any, Final
 
 import orjson
 
-from processors.config import FoldConfig
+from processors.limits import Limits
 
 
 def clamp01(x: float) -> float:
     return max(0.0, min(1.0, x))
 
 
-def truncate_values(d: dict[str, Any], cfg: FoldConfig) -> dict[str, Any]:
+def truncate_values(d: dict[str, Any], cfg: Limits) -> dict[str, Any]:
     """Top-level truncation: long strings cut to 500 + "..."; a dict or list whose str()
     is over 1000 chars becomes that text cut to 1000 + "..." (a string)."""
     out: dict[str, Any] = {}
@@ -45,12 +45,12 @@ def json_size(value: Any) -> int:
     return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
-def cap_payload(d: dict[str, Any], cfg: FoldConfig) -> tuple[dict[str, Any], int]:
+def cap_payload(d: dict[str, Any], cfg: Limits) -> tuple[dict[str, Any], int]:
     """The seed's truncation, then `bound_payload`."""
     return bound_payload(truncate_values(d, cfg), cfg) if d else ({}, 2)
 
 
-def bound_payload(d: dict[str, Any], cfg: FoldConfig) -> tuple[dict[str, Any], int]:
+def bound_payload(d: dict[str, Any], cfg: Limits) -> tuple[dict[str, Any], int]:
     """A bound on a whole JSON object: one whose encoding is over payload_max_bytes
     (many keys, say) becomes a marker saying how big it was. Returns the object kept
     and its encoded size. Alone (without the seed's truncation) for what the seed keeps

@@ -31,7 +31,7 @@ from typing import Final
 
 from processors import attribution, runs, summary
 from processors.bounds import json_size
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import ExecState, PartitionState
 from processors.state_json import action_to_json, exec_to_json
 from schemas.outputs import OutputRecord
@@ -44,7 +44,7 @@ def measure(ex: ExecState) -> int:
     return json_size(exec_to_json(ex))
 
 
-def enforce(ps: PartitionState, ex: ExecState, cfg: FoldConfig, out: list[OutputRecord]) -> None:
+def enforce(ps: PartitionState, ex: ExecState, cfg: Limits, out: list[OutputRecord]) -> None:
     """Measure the execution's state; shed if it is over the budget."""
     size = measure(ex)
     if size > cfg.state_max_bytes:
@@ -59,7 +59,7 @@ def _shed(
     ex: ExecState,
     size: int,
     target: int,
-    cfg: FoldConfig,
+    cfg: Limits,
     out: list[OutputRecord],
 ) -> None:
     # Sizes below are those of the dropped parts' encodings: close to what the state's

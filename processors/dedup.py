@@ -10,12 +10,12 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from processors.bounds import TEXT_BYTES
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import ExecState
 from schemas.records import Event
 
 
-def seen_before(ex: ExecState, ev: Event, cfg: FoldConfig) -> bool:
+def seen_before(ex: ExecState, ev: Event, cfg: Limits) -> bool:
     """True for a duplicate; otherwise records the event as applied and returns False."""
     seq = ev.seq
     if seq is not None:
@@ -31,7 +31,7 @@ def seen_before(ex: ExecState, ev: Event, cfg: FoldConfig) -> bool:
     return False
 
 
-def _seen_seq(ex: ExecState, seq: int, cfg: FoldConfig) -> bool:
+def _seen_seq(ex: ExecState, seq: int, cfg: Limits) -> bool:
     top = ex.max_seq
     if seq > top:
         gap = seq - top - 1

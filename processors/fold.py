@@ -15,6 +15,7 @@ from processors import attribution, goalfacts, healing, runs
 from processors.budget import EVENT_BYTES, enforce
 from processors.config import FoldConfig
 from processors.dedup import seen_before
+from processors.limits import Limits
 from processors.stagnation import score_window
 from processors.state import (
     NO_TIME,
@@ -88,7 +89,7 @@ class PartitionFold:
     )
 
     def __init__(self, cfg: FoldConfig, partition: int = 0, state: PartitionState | None = None):
-        self.cfg = cfg
+        self.cfg = Limits(cfg)  # read on the hot path: native attributes (processors/limits.py)
         self.state = state if state is not None else PartitionState(PartitionMeta(partition))
         self._window = cfg.window_ms
         self._grace = cfg.grace_ms

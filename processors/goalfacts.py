@@ -33,7 +33,6 @@ from bisect import insort
 from typing import Any
 
 from processors.bounds import cap_text, json_size
-from processors.config import FoldConfig
 from processors.goals import (
     BUDGET_METRICS,
     EVIDENCE,
@@ -43,6 +42,7 @@ from processors.goals import (
     definition_json,
     relevant_criteria,
 )
+from processors.limits import Limits
 from processors.state import DecisionFacts, ExecState, PartitionState, RunState, Tally
 from schemas.outputs import GOAL_FACTS, OutputRecord
 from schemas.records import Decision, GoalDefined, Outcome, Problem
@@ -70,7 +70,7 @@ def _fact(ps: PartitionState, kind: str, goal_id: str, version: int, **fields: A
 
 
 def on_goal_defined(
-    ps: PartitionState, ev: GoalDefined, cfg: FoldConfig, out: list[OutputRecord]
+    ps: PartitionState, ev: GoalDefined, cfg: Limits, out: list[OutputRecord]
 ) -> str | None:
     """Keep the definition if it is newer; the reason it was refused, or None."""
     data = ev.data
@@ -126,7 +126,7 @@ def on_decision(
     ev: Decision,
     index: int,
     facts: DecisionFacts,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> None:
     """Score a new decision against its goal's definition, if the goal is defined."""
     run = ex.run
@@ -270,7 +270,7 @@ def _violation(
 
 
 def on_problem(
-    ps: PartitionState, ex: ExecState, ev: Problem, cfg: FoldConfig, out: list[OutputRecord]
+    ps: PartitionState, ex: ExecState, ev: Problem, cfg: Limits, out: list[OutputRecord]
 ) -> None:
     """A problem that names a constraint of its run's goal violates it."""
     cid = ev.data.constraint_id

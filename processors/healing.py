@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.stagnation import tier_for
 from processors.state import ExecState, HealRec, PartitionState, run_key
 from processors.timers import ACK, RETRY, cancel_timer, set_timer
@@ -34,7 +34,7 @@ def idempotency_key(subject: str, action_type: str, tier: str) -> str:
 
 
 def suppression_reason(
-    ex: ExecState, key: str, action_type: str, now: int, cfg: FoldConfig
+    ex: ExecState, key: str, action_type: str, now: int, cfg: Limits
 ) -> str | None:
     """The first check that blocks a plan, in the seed's order, or None when eligible."""
     history = ex.healing
@@ -62,7 +62,7 @@ def plan_for_window(
     window_start: int,
     window_end: int,
     now: int,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> OutputRecord | None:
     """Decide what a closed window asks for. None when the window is healthy."""
     if score < cfg.healthy_below:
@@ -100,7 +100,7 @@ def plan_for_window(
 
 
 def _launch(
-    ps: PartitionState, ex: ExecState, rec: HealRec, reason: str, now: int, cfg: FoldConfig
+    ps: PartitionState, ex: ExecState, rec: HealRec, reason: str, now: int, cfg: Limits
 ) -> OutputRecord:
     ack_deadline = now + cfg.ack_timeout_s * 1000
     set_timer(ps, ex, ACK + rec.key, ack_deadline)
@@ -160,7 +160,7 @@ def _record(
 
 
 def on_attempt(
-    ps: PartitionState, ex: ExecState, ev: HealingAttempt, cfg: FoldConfig
+    ps: PartitionState, ex: ExecState, ev: HealingAttempt, cfg: Limits
 ) -> str | OutputRecord:
     """Fold an executor's attempt report into the history: the `reported` record that
     closes the plan on the healing topic (an executor reading plans behind never runs
@@ -189,7 +189,7 @@ def on_attempt(
     return _attempt_record(ex, rec, "reported", outcome.value, ev.time, None)
 
 
-def should_retry(rec: HealRec, cfg: FoldConfig) -> bool:
+def should_retry(rec: HealRec, cfg: Limits) -> bool:
     """Seed 000: only a failed record with a transient code; agentfold caps the attempts."""
     return (
         rec.status == FAILED
@@ -198,14 +198,14 @@ def should_retry(rec: HealRec, cfg: FoldConfig) -> bool:
     )
 
 
-def retry_backoff_ms(failed_attempts: int, cfg: FoldConfig) -> int:
+def retry_backoff_ms(failed_attempts: int, cfg: Limits) -> int:
     """min(base · 2^n, max) with n = failures so far − 1: 60 s, 120 s, 240 s … ≤ 1 h."""
     n = max(0, failed_attempts - 1)
     return min(cfg.retry_backoff_base_s << n, cfg.retry_backoff_max_s) * 1000
 
 
 def on_retry_due(
-    ps: PartitionState, ex: ExecState, key: str, now: int, cfg: FoldConfig
+    ps: PartitionState, ex: ExecState, key: str, now: int, cfg: Limits
 ) -> OutputRecord | None:
     rec = ex.healing.get(key)
     if rec is None or not should_retry(rec, cfg) or not ex.run.is_open:
@@ -217,7 +217,7 @@ def on_retry_due(
 
 
 def on_ack_due(
-    ps: PartitionState, ex: ExecState, key: str, now: int, cfg: FoldConfig
+    ps: PartitionState, ex: ExecState, key: str, now: int, cfg: Limits
 ) -> OutputRecord | None:
     """No report within the ack timeout: the attempt is lost (an executor crashed
     mid-attempt, or none is running). It is planned again as the next attempt, within

@@ -14,7 +14,7 @@ import orjson
 
 from processors import summary
 from processors.bounds import TEXT_BYTES, cap_payload, cap_text
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import ExecState, Pending, RunState, WindowAcc, run_key
 from schemas.events import INT64_MAX
 from schemas.outputs import RUNS, OutputRecord
@@ -28,7 +28,7 @@ def ignore(run: RunState, reason: str) -> None:
     run.ignored[reason] = run.ignored.get(reason, 0) + 1
 
 
-def on_run_started(ex: ExecState, ev: RunStarted, cfg: FoldConfig) -> OutputRecord | None:
+def on_run_started(ex: ExecState, ev: RunStarted, cfg: Limits) -> OutputRecord | None:
     run = ex.run
     data = ev.data
     if run.started_seen:
@@ -60,7 +60,7 @@ def on_run_started(ex: ExecState, ev: RunStarted, cfg: FoldConfig) -> OutputReco
     return snapshot(ex, "started", cfg)
 
 
-def on_decision(ex: ExecState, ev: Decision, cfg: FoldConfig) -> None:
+def on_decision(ex: ExecState, ev: Decision, cfg: Limits) -> None:
     run = ex.run
     data = ev.data
     if data.decision_id in run.pending:
@@ -87,7 +87,7 @@ def on_decision(ex: ExecState, ev: Decision, cfg: FoldConfig) -> None:
         drop_oldest_pending(run, cfg)
 
 
-def drop_oldest_pending(run: RunState, cfg: FoldConfig) -> tuple[str, Pending]:
+def drop_oldest_pending(run: RunState, cfg: Limits) -> tuple[str, Pending]:
     """Stop waiting for the oldest decision's outcome: it can no longer apply, and it
     counts as unsuccessful, as hive's does for a decision without an outcome."""
     oldest = next(iter(run.pending))
@@ -98,7 +98,7 @@ def drop_oldest_pending(run: RunState, cfg: FoldConfig) -> tuple[str, Pending]:
     return oldest, entry
 
 
-def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: FoldConfig) -> None:
+def on_outcome(ex: ExecState, ev: Outcome, acc: WindowAcc | None, cfg: Limits) -> None:
     run = ex.run
     data = ev.data
     pending = run.pending.pop(data.decision_id, None)
@@ -143,7 +143,7 @@ def _note_unsuccessful(run: RunState, index: int, intent: str) -> None:
         del items[NARRATIVE_FAILED_SHOWN:]
 
 
-def on_problem(ex: ExecState, ev: Problem, cfg: FoldConfig) -> None:
+def on_problem(ex: ExecState, ev: Problem, cfg: Limits) -> None:
     d = ev.data
     text_max = cfg.text_max
     description = cap_text(d.description, text_max)
@@ -175,7 +175,7 @@ def add_problem(
     root_cause: str | None,
     suggested_fix: str | None,
     t: int,
-    cfg: FoldConfig,
+    cfg: Limits,
     problem_id: str | None = None,
 ) -> str:
     pid = problem_id or f"prob_{run.problem_count}"
@@ -204,7 +204,7 @@ def add_problem(
     return pid
 
 
-def on_run_ended(ex: ExecState, ev: RunEnded, cfg: FoldConfig) -> OutputRecord | None:
+def on_run_ended(ex: ExecState, ev: RunEnded, cfg: Limits) -> OutputRecord | None:
     run = ex.run
     if not run.is_open:
         ignore(run, "run_already_ended")
@@ -225,7 +225,7 @@ def finish(run: RunState, status: str, t: int, narrative: str = "") -> None:
     run.narrative = narrative or default_narrative(run)
 
 
-def on_inactive(ex: ExecState, now: int, cfg: FoldConfig) -> OutputRecord:
+def on_inactive(ex: ExecState, now: int, cfg: Limits) -> OutputRecord:
     finish(ex.run, "timed_out", now)
     return snapshot(ex, "timed_out", cfg)
 
@@ -254,7 +254,7 @@ def _listing(shown: list[str], total: int) -> str:
     return text if total <= len(shown) else f"{text} (+{total - len(shown)} more)"
 
 
-def snapshot(ex: ExecState, label: str, cfg: FoldConfig) -> OutputRecord:
+def snapshot(ex: ExecState, label: str, cfg: Limits) -> OutputRecord:
     """The run as an output. Copies every container it takes from state: a record must
     not change when the fold goes on (a batch is serialised after all its events)."""
     run = ex.run

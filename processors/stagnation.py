@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import WindowAcc
 from schemas.outputs import Signal
 
@@ -42,7 +42,7 @@ def metric_ratio_score(
     return 1.0 - min(1.0, rate * rate_multiplier)
 
 
-def score_window(acc: WindowAcc, cfg: FoldConfig) -> Score:
+def score_window(acc: WindowAcc, cfg: Limits) -> Score:
     """Combine the four signals by max; on a tie the earlier signal in this order names it:
     metric_ratio, silence, failure_streak, repetition. A window where no signal fired
     (score 0 and no metric score) is named "none"."""
@@ -73,7 +73,7 @@ def score_window(acc: WindowAcc, cfg: FoldConfig) -> Score:
     return Score(best[0], best[1], metric, silence, streak, repetition, samples)
 
 
-def tier_for(score: float, cfg: FoldConfig) -> str:
+def tier_for(score: float, cfg: Limits) -> str:
     """Seed 000 tiers, boundaries inclusive: ≥ 0.8 tier_3, ≥ 0.55 tier_2, else tier_1."""
     if score >= cfg.tier3_at:
         return "tier_3"

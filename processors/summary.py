@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from processors.bounds import TEXT_BYTES, cap_text
-from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.state import DecisionFacts, RunState
 from schemas.records import DecisionData, OutcomeData
 
@@ -31,7 +31,7 @@ FAILED: Final = 2
 UNKNOWN_ACTION: Final = "unknown action"
 
 
-def decision_facts(data: DecisionData, cfg: FoldConfig) -> tuple[DecisionFacts, int]:
+def decision_facts(data: DecisionData, cfg: Limits) -> tuple[DecisionFacts, int]:
     """What a decision's analysis needs, capped; and the bytes it adds to the state."""
     text_max = cfg.summary_text_max
     chosen_desc = ""
@@ -86,7 +86,7 @@ def on_decision(
     intent: str,
     chosen_id: str,
     facts: DecisionFacts,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> int:
     """Count a new decision; the bytes it adds to the state."""
     added = 0
@@ -125,7 +125,7 @@ def on_outcome(
     intent: str,
     facts: DecisionFacts,
     data: OutcomeData,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> int:
     """A decision's outcome arrived; the bytes it adds to the state."""
     added = 0
@@ -169,7 +169,7 @@ def note_unsuccessful(
     facts: DecisionFacts,
     error: str,
     has_outcome: bool,
-    cfg: FoldConfig,
+    cfg: Limits,
 ) -> int:
     """Keep the first `summary_decisions_kept` unsuccessful decisions (by index) in full:
     key decisions, the failure point and the suggestions come from them."""
@@ -202,7 +202,7 @@ def shed(run: RunState) -> int:
     return size
 
 
-def unsuccessful(run: RunState, cfg: FoldConfig) -> list[list[Any]]:
+def unsuccessful(run: RunState, cfg: Limits) -> list[list[Any]]:
     """The first unsuccessful decisions by index: those that failed, and those still
     without an outcome (hive counts a pending decision as not successful, R3)."""
     merged: list[list[Any]] = list(run.failures)
@@ -212,7 +212,7 @@ def unsuccessful(run: RunState, cfg: FoldConfig) -> list[list[Any]]:
     return merged[: cfg.summary_decisions_kept]
 
 
-def summary(run: RunState, cfg: FoldConfig) -> dict[str, Any]:
+def summary(run: RunState, cfg: Limits) -> dict[str, Any]:
     """hive's RunSummary (R10–R13) beside the run's own fields."""
     failing = unsuccessful(run, cfg)
     total = run.total_decisions
@@ -229,7 +229,7 @@ def summary(run: RunState, cfg: FoldConfig) -> dict[str, Any]:
     }
 
 
-def analysis(run: RunState, cfg: FoldConfig) -> dict[str, Any]:
+def analysis(run: RunState, cfg: Limits) -> dict[str, Any]:
     """The decision-level facts the analyst commands read (streams/views/analysis.py):
     the first decisions, the first unsuccessful ones, per-node counts, and the counts
     goal patterns add up over runs."""

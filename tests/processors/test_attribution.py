@@ -9,6 +9,7 @@ import pytest
 from processors.attribution import credits, success_score
 from processors.bounds import truncate_values
 from processors.config import FoldConfig
+from processors.limits import Limits
 from schemas.errors import DecodeError
 from schemas.outputs import ATTRIBUTION
 from tests.factory import Agent, at, fold_all, tick, values
@@ -67,12 +68,12 @@ def test_success_score(expected: dict, outcome: dict, score: float) -> None:
 
 def test_truncation_of_top_level_values() -> None:
     long_list = list(range(400))
-    got = truncate_values({"s": "x" * 501, "ok": "y" * 500, "l": long_list, "n": 3}, CFG)
+    got = truncate_values({"s": "x" * 501, "ok": "y" * 500, "l": long_list, "n": 3}, Limits(CFG))
     assert got["s"] == "x" * 500 + "..."
     assert got["ok"] == "y" * 500
     assert got["l"] == str(long_list)[:1000] + "..."
     assert got["n"] == 3
-    assert truncate_values({"d": {"a": 1}}, CFG) == {"d": {"a": 1}}
+    assert truncate_values({"d": {"a": 1}}, Limits(CFG)) == {"d": {"a": 1}}
 
 
 def _action(a: Agent, minutes: float, action_id: str = "act-1", **data: object):

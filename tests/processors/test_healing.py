@@ -15,6 +15,7 @@ from processors.healing import (
     should_retry,
     suppression_reason,
 )
+from processors.limits import Limits
 from processors.state import ExecState, PartitionMeta, PartitionState, RunState
 from schemas.codec import decode_event
 from schemas.outputs import HEALING, STAGNATION
@@ -74,7 +75,7 @@ def test_seed_tier_actions_and_cooldowns() -> None:
 @pytest.mark.parametrize("status", ["success", "running"])
 def test_duplicate_blocks_success_and_in_flight(status: str) -> None:
     rec = _rec("comment", "tier_1", status, 0)
-    assert suppression_reason(_ex(rec), rec.key, "comment", 10_000 * S, SEED_CFG) == (
+    assert suppression_reason(_ex(rec), rec.key, "comment", 10_000 * S, Limits(SEED_CFG)) == (
         "duplicate_action"
     )
 
@@ -82,12 +83,12 @@ def test_duplicate_blocks_success_and_in_flight(status: str) -> None:
 @pytest.mark.parametrize("status", ["failed", "expired", "skipped"])
 def test_other_statuses_are_not_duplicates(status: str) -> None:
     rec = _rec("comment", "tier_1", status, 0)
-    assert suppression_reason(_ex(rec), rec.key, "comment", 10_000 * S, SEED_CFG) is None
+    assert suppression_reason(_ex(rec), rec.key, "comment", 10_000 * S, Limits(SEED_CFG)) is None
 
 
 def test_duplicate_is_checked_before_frequency() -> None:
     recs = [_rec("comment", "tier_1", "success", 100), _rec("edit", "tier_2", "failed", 100)]
-    assert suppression_reason(_ex(*recs), recs[0].key, "comment", 200 * S, SEED_CFG) == (
+    assert suppression_reason(_ex(*recs), recs[0].key, "comment", 200 * S, Limits(SEED_CFG)) == (
         "duplicate_action"
     )
 
@@ -96,16 +97,16 @@ def test_two_actions_in_the_last_90_minutes_block_any_status() -> None:
     recs = [_rec("edit", "tier_2", "failed", 0), _rec("thread", "tier_3", "failed", 100)]
     key = idempotency_key("post-1", "comment", "tier_1")
     now = 90 * 60  # the first is exactly 90 min old: still inside (inclusive)
-    assert suppression_reason(_ex(*recs), key, "comment", now * S, SEED_CFG) == (
+    assert suppression_reason(_ex(*recs), key, "comment", now * S, Limits(SEED_CFG)) == (
         "window_frequency_exceeded"
     )
-    assert suppression_reason(_ex(*recs), key, "comment", (now + 1) * S, SEED_CFG) is None
+    assert suppression_reason(_ex(*recs), key, "comment", (now + 1) * S, Limits(SEED_CFG)) is None
 
 
 def test_frequency_is_checked_before_cooldown() -> None:
     recs = [_rec("comment", "tier_1", "failed", 0), _rec("edit", "tier_2", "failed", 10)]
     key = idempotency_key("post-1", "comment", "tier_1")
-    assert suppression_reason(_ex(*recs), key, "comment", 60 * S, SEED_CFG) == (
+    assert suppression_reason(_ex(*recs), key, "comment", 60 * S, Limits(SEED_CFG)) == (
         "window_frequency_exceeded"
     )
 
@@ -119,10 +120,10 @@ def test_cooldown_is_strict_and_age_exactly_cooldown_is_allowed(
 ) -> None:
     rec = _rec(action, tier, "failed", 0)
     ex = _ex(rec)
-    assert suppression_reason(ex, rec.key, action, (cooldown - 1) * S, SEED_CFG) == (
+    assert suppression_reason(ex, rec.key, action, (cooldown - 1) * S, Limits(SEED_CFG)) == (
         "action_cooldown_active"
     )
-    assert suppression_reason(ex, rec.key, action, cooldown * S, SEED_CFG) is None
+    assert suppression_reason(ex, rec.key, action, cooldown * S, Limits(SEED_CFG)) is None
 
 
 def test_cooldown_uses_most_recent_record_of_same_type_only() -> None:
@@ -133,7 +134,7 @@ def test_cooldown_uses_most_recent_record_of_same_type_only() -> None:
             idempotency_key("post-1", "comment", "tier_1"),
             "comment",
             7100 * S,
-            SEED_CFG,
+            Limits(SEED_CFG),
         )
         is None
     )
@@ -149,20 +150,20 @@ def test_retry_only_for_failed_with_transient_code() -> None:
     ]:
         rec = _rec("comment", "tier_1", "failed", 0)
         rec.error_code = code
-        assert should_retry(rec, CFG), code
+        assert should_retry(rec, Limits(CFG)), code
     rec = _rec("comment", "tier_1", "failed", 0)
     rec.error_code = "permission_denied"
-    assert not should_retry(rec, CFG)
+    assert not should_retry(rec, Limits(CFG))
     rec = _rec("comment", "tier_1", "success", 0)
     rec.error_code = "timeout"
-    assert not should_retry(rec, CFG)
+    assert not should_retry(rec, Limits(CFG))
     rec = _rec("comment", "tier_1", "failed", 0, attempts=3)
     rec.error_code = "timeout"
-    assert not should_retry(rec, CFG)  # at most 3 attempts
+    assert not should_retry(rec, Limits(CFG))  # at most 3 attempts
 
 
 def test_retry_backoff_doubles_from_60s_and_caps_at_one_hour() -> None:
-    assert [retry_backoff_ms(n, CFG) // S for n in (1, 2, 3, 4, 7, 20)] == [
+    assert [retry_backoff_ms(n, Limits(CFG)) // S for n in (1, 2, 3, 4, 7, 20)] == [
         60,
         120,
         240,
@@ -175,8 +176,8 @@ def test_retry_backoff_doubles_from_60s_and_caps_at_one_hour() -> None:
 def test_healthy_window_plans_nothing_and_seed_parity_acts_on_every_window() -> None:
     ps = PartitionState(PartitionMeta(0))
     assert CFG.healthy_below == 0.3
-    assert plan_for_window(ps, _ex(), 0.29, 0, 1, 0, CFG) is None
-    rec = plan_for_window(ps, _ex(), 0.0, 0, 1, 0, SEED_CFG)
+    assert plan_for_window(ps, _ex(), 0.29, 0, 1, 0, Limits(CFG)) is None
+    rec = plan_for_window(ps, _ex(), 0.0, 0, 1, 0, Limits(SEED_CFG))
     assert rec is not None and rec.value["action_type"] == "comment"
 
 

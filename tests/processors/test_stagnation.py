@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processors.config import FoldConfig
+from processors.limits import Limits
 from processors.stagnation import metric_ratio_score, score_window, tier_for, window_start
 from processors.state import WindowAcc
 from schemas.outputs import STAGNATION
@@ -27,7 +28,7 @@ CFG = FoldConfig()
 def test_seed_score_checks(engagements: int, impressions: int, score: float, tier: str) -> None:
     got = metric_ratio_score(engagements, impressions)
     assert got == pytest.approx(score, abs=1e-12)
-    assert tier_for(got, CFG) == tier
+    assert tier_for(got, Limits(CFG)) == tier
 
 
 def test_exposure_that_did_not_grow_gives_rate_zero_and_full_stagnation() -> None:
@@ -40,10 +41,10 @@ def test_negative_progress_is_floored_at_zero() -> None:
 
 
 def test_tier_boundaries_are_inclusive() -> None:
-    assert tier_for(0.8, CFG) == "tier_3"
-    assert tier_for(0.7999999, CFG) == "tier_2"
-    assert tier_for(0.55, CFG) == "tier_2"
-    assert tier_for(0.5499999, CFG) == "tier_1"
+    assert tier_for(0.8, Limits(CFG)) == "tier_3"
+    assert tier_for(0.7999999, Limits(CFG)) == "tier_2"
+    assert tier_for(0.55, Limits(CFG)) == "tier_2"
+    assert tier_for(0.5499999, Limits(CFG)) == "tier_1"
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_fewer_than_three_samples_gives_no_metric_score() -> None:
     for t, (imp, eng) in enumerate([(0, 0), (1000, 0)]):
         acc.exposure.add(t, imp)
         acc.progress.add(t, eng)
-    sc = score_window(acc, CFG)
+    sc = score_window(acc, Limits(CFG))
     assert sc.metric_ratio is None
     assert sc.sample_count == 2
     assert (sc.score, sc.signal) == (0.0, "none")
@@ -84,20 +85,20 @@ def test_first_and_last_sample_are_by_event_time_not_arrival() -> None:
     for t, imp, eng in [(2, 1000, 10), (0, 0, 0), (1, 400, 9)]:
         acc.exposure.add(t, imp)
         acc.progress.add(t, eng)
-    assert score_window(acc, CFG).metric_ratio == pytest.approx(0.8)
+    assert score_window(acc, Limits(CFG)).metric_ratio == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize(("streak", "expected"), [(0, 0.0), (1, 0.2), (4, 0.8), (5, 1.0), (9, 1.0)])
 def test_failure_streak_signal_is_consecutive_failures_over_five(
     streak: int, expected: float
 ) -> None:
-    sc = score_window(_acc(max_streak=streak), CFG)
+    sc = score_window(_acc(max_streak=streak), Limits(CFG))
     assert sc.failure_streak == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("repeats", "expected"), [(1, 0.0), (2, 0.0), (3, 1.0), (7, 1.0)])
 def test_repetition_signal_needs_three_identical_decisions(repeats: int, expected: float) -> None:
-    sc = score_window(_acc(repeats={"k": repeats, "other": 1}), CFG)
+    sc = score_window(_acc(repeats={"k": repeats, "other": 1}), Limits(CFG))
     assert sc.repetition == expected
 
 
@@ -106,13 +107,13 @@ def test_combined_score_is_max_and_names_the_signal() -> None:
     for t, imp, eng in [(0, 0, 0), (1, 500, 5), (2, 1000, 23)]:
         acc.exposure.add(t, imp)
         acc.progress.add(t, eng)
-    sc = score_window(acc, CFG)
+    sc = score_window(acc, Limits(CFG))
     assert sc.metric_ratio == pytest.approx(0.54)
     assert (sc.score, sc.signal) == (pytest.approx(0.8), "failure_streak")
 
 
 def test_silent_window_gets_maximum_score() -> None:
-    sc = score_window(WindowAcc(0, events=0), CFG)
+    sc = score_window(WindowAcc(0, events=0), Limits(CFG))
     assert (sc.score, sc.signal, sc.silence) == (1.0, "silence", 1.0)
 
 
