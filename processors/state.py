@@ -32,10 +32,10 @@ class Sample:
     last_t: int = 0
     last_v: float = 0.0
 
-    # Written out (as in the classes below made per window, decision or message): mypyc
-    # compiles an __init__ of the class body; the one `dataclass` generates runs
-    # interpreted, ≈ 5,000 instructions a call. tests/processors/test_state.py pins
-    # each to its fields' defaults.
+    # Written out, here and in every class below made per run, window, action, decision
+    # or message: mypyc compiles an __init__ of the class body, while the one `dataclass`
+    # generates runs interpreted (≈ 5,000–20,000 instructions a call).
+    # tests/processors/test_state.py pins each to its fields' defaults.
     def __init__(
         self,
         n: int = 0,
@@ -121,6 +121,36 @@ class OpenAction:
     observations: list[tuple[int, str, dict[str, Any], str, float]] = field(default_factory=list)
     n_steps: int = 0
     n_obs: int = 0
+
+    def __init__(
+        self,
+        action_id: str,
+        action_type: str,
+        agent_id: str,
+        goal_id: str | None,
+        parent_action_id: str | None,
+        expected_outcome: dict[str, Any],
+        acceptance_criteria: list[str],
+        started_ms: int,
+        confidences: list[float] | None = None,
+        steps: list[tuple[str, str, float]] | None = None,
+        observations: list[tuple[int, str, dict[str, Any], str, float]] | None = None,
+        n_steps: int = 0,
+        n_obs: int = 0,
+    ) -> None:
+        self.action_id = action_id
+        self.action_type = action_type
+        self.agent_id = agent_id
+        self.goal_id = goal_id
+        self.parent_action_id = parent_action_id
+        self.expected_outcome = expected_outcome
+        self.acceptance_criteria = acceptance_criteria
+        self.started_ms = started_ms
+        self.confidences = confidences if confidences is not None else []
+        self.steps = steps if steps is not None else []
+        self.observations = observations if observations is not None else []
+        self.n_steps = n_steps
+        self.n_obs = n_obs
 
 
 @dataclass(slots=True)
@@ -246,6 +276,84 @@ class RunState:
     choices: dict[str, dict[str, int]] = field(default_factory=dict)  # intent[:50] -> choice
     goal_seen: bool = False  # a goal fact was emitted for this run (processors/goalfacts.py)
 
+    def __init__(
+        self,
+        agent_id: str,
+        started_ms: int,
+        status: str = RUNNING,
+        started_seen: bool = False,
+        goal_id: str = "",
+        goal_description: str = "",
+        stream_id: str = "",
+        input_data: dict[str, Any] | None = None,
+        output_data: dict[str, Any] | None = None,
+        completed_ms: int | None = None,
+        narrative: str = "",
+        total_decisions: int = 0,
+        successful: int = 0,
+        failed: int = 0,
+        tokens: int = 0,
+        latency_ms: int = 0,
+        nodes: list[str] | None = None,
+        pending: dict[str, Pending] | None = None,
+        unsuccessful: list[tuple[int, str]] | None = None,
+        streak: int = 0,
+        problems: list[dict[str, Any]] | None = None,
+        problem_count: int = 0,
+        critical: list[str] | None = None,
+        warnings: list[str] | None = None,
+        critical_count: int = 0,
+        warning_count: int = 0,
+        late_events: int = 0,
+        ignored: dict[str, int] | None = None,
+        shed: dict[str, int] | None = None,
+        early: list[list[Any]] | None = None,
+        failures: list[list[Any]] | None = None,
+        successes: list[list[Any]] | None = None,
+        node_stats: dict[str, list[int]] | None = None,
+        errors: dict[str, int] | None = None,
+        decision_types: dict[str, int] | None = None,
+        choices: dict[str, dict[str, int]] | None = None,
+        goal_seen: bool = False,
+    ) -> None:
+        self.agent_id = agent_id
+        self.started_ms = started_ms
+        self.status = status
+        self.started_seen = started_seen
+        self.goal_id = goal_id
+        self.goal_description = goal_description
+        self.stream_id = stream_id
+        self.input_data = input_data if input_data is not None else {}
+        self.output_data = output_data if output_data is not None else {}
+        self.completed_ms = completed_ms
+        self.narrative = narrative
+        self.total_decisions = total_decisions
+        self.successful = successful
+        self.failed = failed
+        self.tokens = tokens
+        self.latency_ms = latency_ms
+        self.nodes = nodes if nodes is not None else []
+        self.pending = pending if pending is not None else {}
+        self.unsuccessful = unsuccessful if unsuccessful is not None else []
+        self.streak = streak
+        self.problems = problems if problems is not None else []
+        self.problem_count = problem_count
+        self.critical = critical if critical is not None else []
+        self.warnings = warnings if warnings is not None else []
+        self.critical_count = critical_count
+        self.warning_count = warning_count
+        self.late_events = late_events
+        self.ignored = ignored if ignored is not None else {}
+        self.shed = shed if shed is not None else {}
+        self.early = early if early is not None else []
+        self.failures = failures if failures is not None else []
+        self.successes = successes if successes is not None else []
+        self.node_stats = node_stats if node_stats is not None else {}
+        self.errors = errors if errors is not None else {}
+        self.decision_types = decision_types if decision_types is not None else {}
+        self.choices = choices if choices is not None else {}
+        self.goal_seen = goal_seen
+
     @property
     def is_open(self) -> bool:
         return self.status == RUNNING
@@ -277,6 +385,44 @@ class ExecState:
     # and the time up to which events belong to the earlier runs (they are duplicates).
     incarnation: int = 1
     born_ms: int = NO_TIME
+
+    def __init__(
+        self,
+        execution_id: str,
+        run: RunState,
+        last_event_ms: int,
+        windows: dict[int, WindowAcc] | None = None,
+        closed_through: int = NO_TIME,
+        late_pending: int = 0,
+        healing: dict[str, HealRec] | None = None,
+        actions: dict[str, OpenAction] | None = None,
+        timers: dict[str, int] | None = None,
+        max_seq: int = 0,
+        missing: list[int] | None = None,
+        seq_overflow: int = 0,
+        seen_ids: dict[str, None] | None = None,
+        size: int = 0,
+        unmeasured: int = 0,
+        incarnation: int = 1,
+        born_ms: int = NO_TIME,
+    ) -> None:
+        self.execution_id = execution_id
+        self.run = run
+        self.last_event_ms = last_event_ms
+        self.windows = windows if windows is not None else {}
+        self.closed_through = closed_through
+        self.late_pending = late_pending
+        self.healing = healing if healing is not None else {}
+        self.actions = actions if actions is not None else {}
+        self.timers = timers if timers is not None else {}
+        self.max_seq = max_seq
+        self.missing = missing if missing is not None else []
+        self.seq_overflow = seq_overflow
+        self.seen_ids = seen_ids if seen_ids is not None else {}
+        self.size = size
+        self.unmeasured = unmeasured
+        self.incarnation = incarnation
+        self.born_ms = born_ms
 
 
 def run_key(ex: ExecState) -> str:

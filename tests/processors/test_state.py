@@ -39,33 +39,42 @@ def test_reindex_rebuilds_the_action_heap() -> None:
 
 
 def test_written_out_inits_match_the_declared_fields() -> None:
-    """The state classes made per window, decision or message have their __init__
-    written out (mypyc compiles it; the generated one runs interpreted): it must set
-    every declared field, to the declared default where none is given."""
+    """The state classes made per run, window, action, decision or message have their
+    __init__ written out (mypyc compiles it; the generated one runs interpreted): it
+    must set every declared field, to the declared default where none is given."""
     import dataclasses
 
-    from processors.state import DecisionFacts, Sample, Tally, WindowAcc
+    from processors.state import (
+        DecisionFacts,
+        ExecState,
+        OpenAction,
+        RunState,
+        Sample,
+        Tally,
+        WindowAcc,
+    )
 
-    made = {
-        Sample: Sample(),
-        WindowAcc: WindowAcc(7),
-        DecisionFacts: DecisionFacts("c", None, True, ["x"], "custom"),
-        Tally: Tally(3),
-    }
-    given_args = {"start": 7, "chosen_desc": "c", "alternative": None, "context_empty": True}
-    given_args |= {"constraints": ["x"], "decision_type": "custom", "version": 3}
-    for cls, obj in made.items():
-        for f in dataclasses.fields(cls):
-            if f.name in given_args:
-                want = given_args[f.name]
+    run = RunState("a", 5)
+    action = ("x", "t", "a", None, None, {}, [], 4)
+    made: list[tuple[object, tuple[object, ...]]] = [
+        (Sample(), ()),
+        (WindowAcc(7), (7,)),
+        (DecisionFacts("c", None, True, ["x"], "custom"), ("c", None, True, ["x"], "custom")),
+        (Tally(3), (3,)),
+        (run, ("a", 5)),
+        (ExecState("e", run, 9), ("e", run, 9)),
+        (OpenAction(*action), action),
+    ]
+    for obj, args in made:
+        for i, f in enumerate(dataclasses.fields(obj)):
+            if i < len(args):
+                want = args[i]
             elif f.default is not dataclasses.MISSING:
                 want = f.default
             else:
-                assert f.default_factory is not dataclasses.MISSING, (cls, f.name)
+                assert f.default_factory is not dataclasses.MISSING, (obj, f.name)
                 want = f.default_factory()
-            assert getattr(obj, f.name) == want, (cls.__name__, f.name)
+            assert getattr(obj, f.name) == want, (type(obj).__name__, f.name)
     a, b = WindowAcc(0), WindowAcc(0)
     assert a.progress is not b.progress and a.repeats is not b.repeats  # fresh per instance
-    assert DecisionFacts("", None, False, [], "c").goal_relevant is not (
-        DecisionFacts("", None, False, [], "c").goal_relevant
-    )
+    assert RunState("a", 0).nodes is not RunState("a", 0).nodes
