@@ -137,7 +137,7 @@ def on_decision(
     relevant = relevant_criteria(definition, data.intent, data.reasoning, data.active_constraints)
     t = ev.time
     facts.goal_version = definition.version
-    facts.goal_relevant = relevant
+    facts.goal_relevant = tuple(relevant)
     facts.goal_time_ms = t
     tally = _tally(ps, definition)
     tally.decisions += 1
@@ -170,7 +170,7 @@ def on_decision(
             continue
         candidate.append(cid)
     if candidate:
-        facts.goal_evidence = candidate
+        facts.goal_evidence = tuple(candidate)
         intent = cap_text(data.intent, cfg.summary_text_max)
         tally.decided.append([t, ex.execution_id, index, data.decision_id, intent, candidate])
 

@@ -162,27 +162,30 @@ class DecisionFacts:
     chosen_desc: str  # the chosen option's description ("" when none resolves)
     alternative: str | None  # the first other option's description, if there are options
     context_empty: bool  # input_context was empty
-    constraints: list[str]  # active_constraints, capped
+    # Tuples, not lists: a decision's facts are never changed in place, and a tuple of
+    # strings is one object the garbage collector stops tracking (an execution keeps a
+    # few of these waiting for their outcomes).
+    constraints: tuple[str, ...]  # active_constraints, capped
     decision_type: str
     goal_version: int = 0  # the goal definition it was scored under (0: none defined)
-    goal_relevant: list[str] = field(default_factory=list)  # criteria it bears on
+    goal_relevant: tuple[str, ...] = ()  # criteria it bears on
     goal_time_ms: int = 0  # the decision's event time (orders the goal's evidence)
     # the criteria it may be evidence for: among the partition's first EVIDENCE relevant
     # decisions of each when it was folded (processors/goalfacts.py); only their outcomes
     # travel one by one
-    goal_evidence: list[str] = field(default_factory=list)
+    goal_evidence: tuple[str, ...] = ()
 
     def __init__(
         self,
         chosen_desc: str,
         alternative: str | None,
         context_empty: bool,
-        constraints: list[str],
+        constraints: tuple[str, ...],
         decision_type: str,
         goal_version: int = 0,
-        goal_relevant: list[str] | None = None,
+        goal_relevant: tuple[str, ...] = (),
         goal_time_ms: int = 0,
-        goal_evidence: list[str] | None = None,
+        goal_evidence: tuple[str, ...] = (),
     ) -> None:
         self.chosen_desc = chosen_desc
         self.alternative = alternative
@@ -190,13 +193,16 @@ class DecisionFacts:
         self.constraints = constraints
         self.decision_type = decision_type
         self.goal_version = goal_version
-        self.goal_relevant = goal_relevant if goal_relevant is not None else []
+        self.goal_relevant = goal_relevant
         self.goal_time_ms = goal_time_ms
-        self.goal_evidence = goal_evidence if goal_evidence is not None else []
+        self.goal_evidence = goal_evidence
 
 
 # A decision waiting for its outcome: (index, node_id, intent, chosen_option_id, facts).
 Pending = tuple[int, str, str, str, DecisionFacts]
+# One of a run's first decisions: (index, node, intent, chosen description, status
+# (processors/summary.py: PENDING, SUCCEEDED, FAILED), chosen option id).
+Early = tuple[int, str, str, str, int, str]
 
 
 @dataclass(slots=True)
@@ -265,7 +271,8 @@ class RunState:
     shed: dict[str, int] = field(default_factory=dict)  # dropped to keep state_max_bytes
     # The summary's and analysis' facts (processors/summary.py), each capped:
     # the first decisions: [index, node, intent, chosen description, status 0/1/2, chosen id]
-    early: list[list[Any]] = field(default_factory=list)
+    # (tuples: an entry is replaced, never changed, so the collector stops tracking it)
+    early: list[Early] = field(default_factory=list)
     # the first unsuccessful ones with an outcome: [index, node, intent, facts, error, True]
     failures: list[list[Any]] = field(default_factory=list)
     successes: list[list[Any]] = field(default_factory=list)  # first [index, outcome summary]
@@ -307,7 +314,7 @@ class RunState:
         late_events: int = 0,
         ignored: dict[str, int] | None = None,
         shed: dict[str, int] | None = None,
-        early: list[list[Any]] | None = None,
+        early: list[Early] | None = None,
         failures: list[list[Any]] | None = None,
         successes: list[list[Any]] | None = None,
         node_stats: dict[str, list[int]] | None = None,

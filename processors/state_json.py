@@ -133,17 +133,21 @@ def _facts(f: DecisionFacts) -> list[Any]:
 
 def _facts_from(o: list[Any] | None) -> DecisionFacts:
     if o is None:  # a state written before decisions kept their facts
-        return DecisionFacts("", None, False, [], "custom")
+        return DecisionFacts("", None, False, (), "custom")
     chosen, alternative, empty, constraints, dtype = o[:5]
     facts = DecisionFacts(
-        str(chosen), _opt_str(alternative), bool(empty), [str(c) for c in constraints], str(dtype)
+        str(chosen),
+        _opt_str(alternative),
+        bool(empty),
+        tuple(str(c) for c in constraints),
+        str(dtype),
     )
     if len(o) > 5:
         facts.goal_version = int(o[5])
-        facts.goal_relevant = [str(c) for c in o[6]]
+        facts.goal_relevant = tuple(str(c) for c in o[6])
         facts.goal_time_ms = int(o[7])
         if len(o) > 8:
-            facts.goal_evidence = [str(c) for c in o[8]]
+            facts.goal_evidence = tuple(str(c) for c in o[8])
     return facts
 
 
@@ -275,7 +279,7 @@ def _run_from(o: Obj) -> RunState:
         shed={str(k): int(v) for k, v in o.get("shed", {}).items()},
         # absent from states written before runs kept their summary facts
         early=[
-            [int(i), str(n), str(t), str(c), int(st), str(cid)]
+            (int(i), str(n), str(t), str(c), int(st), str(cid))
             for i, n, t, c, st, cid in o.get("early", [])
         ],
         failures=[

@@ -46,12 +46,13 @@ def decision_facts(data: DecisionData, cfg: Limits) -> tuple[DecisionFacts, int]
             elif alternative is None and len(options) > 1:
                 alternative = cap_text(option.description, text_max)
     size = len(chosen_desc) + (len(alternative) if alternative is not None else 0)
-    constraints: list[str] = []
+    constraints: tuple[str, ...] = ()
     if data.active_constraints:
-        for c in data.active_constraints[: cfg.summary_constraints_kept]:
-            text = cap_text(c, text_max)
-            constraints.append(text)
-            size += len(text) + 4
+        kept = [
+            cap_text(c, text_max) for c in data.active_constraints[: cfg.summary_constraints_kept]
+        ]
+        size += sum(len(text) + 4 for text in kept)
+        constraints = tuple(kept)
     facts = DecisionFacts(
         chosen_desc=chosen_desc,
         alternative=alternative,
@@ -93,7 +94,7 @@ def on_decision(
     if index < cfg.summary_decisions_kept:
         cap = cfg.summary_text_max
         node, text, chosen = cap_text(node_id, cap), cap_text(intent, cap), cap_text(chosen_id, cap)
-        run.early.append([index, node, text, facts.chosen_desc, PENDING, chosen])
+        run.early.append((index, node, text, facts.chosen_desc, PENDING, chosen))
         added += TEXT_BYTES * (len(node) + len(text) + len(chosen)) + 24
     types = run.decision_types
     types[facts.decision_type] = types.get(facts.decision_type, 0) + 1
@@ -131,9 +132,10 @@ def on_outcome(
     added = 0
     ok = data.success
     if index < cfg.summary_decisions_kept:
-        for entry in run.early:
-            if entry[0] == index:
-                entry[4] = SUCCEEDED if ok else FAILED
+        early = run.early
+        for i, (at, node, text, chosen_desc, _, chosen) in enumerate(early):
+            if at == index:
+                early[i] = (at, node, text, chosen_desc, SUCCEEDED if ok else FAILED, chosen)
                 break
     stats = run.node_stats.get(node_id)
     if stats is not None:
@@ -190,8 +192,8 @@ def shed(run: RunState) -> int:
     size = 0
     for entry in run.early:
         size += len(entry[1]) + len(entry[2]) + len(entry[3]) + len(entry[5]) + 24
-    for entry in run.failures:
-        size += len(entry[1]) + len(entry[2]) + len(entry[4]) + facts_size(entry[3]) + 24
+    for failure in run.failures:
+        size += len(failure[1]) + len(failure[2]) + len(failure[4]) + facts_size(failure[3]) + 24
     for key, choices in run.choices.items():
         size += len(key) + 8 + sum(len(d) + 8 for d in choices)
     size += sum(len(e) + 8 for e in run.errors)

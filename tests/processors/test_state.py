@@ -59,7 +59,7 @@ def test_written_out_inits_match_the_declared_fields() -> None:
     made: list[tuple[object, tuple[object, ...]]] = [
         (Sample(), ()),
         (WindowAcc(7), (7,)),
-        (DecisionFacts("c", None, True, ["x"], "custom"), ("c", None, True, ["x"], "custom")),
+        (DecisionFacts("c", None, True, ("x",), "custom"), ("c", None, True, ("x",), "custom")),
         (Tally(3), (3,)),
         (run, ("a", 5)),
         (ExecState("e", run, 9), ("e", run, 9)),
